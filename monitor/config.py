@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -112,34 +113,124 @@ class CohortConfig(_Model):
         return self.name or self.column or "cohort"
 
 
+# Drift method names (monitor.drift.METHODS holds their implementations; a test keeps the two equal).
+# Listed here so a config with a misspelt method fails at load time, without importing scipy.
+DRIFT_METHODS: tuple[str, ...] = (
+    "auto",
+    "ks",
+    "wasserstein",
+    "psi",
+    "jensenshannon",
+    "chisquare",
+    "z",
+    "hellinger",
+    "cramer_von_mises",
+    "anderson",
+)
+
+
+def _check_drift_method(v: Optional[str]) -> Optional[str]:
+    if v is not None and v not in DRIFT_METHODS:
+        raise ValueError(f"unknown drift method {v!r}; known methods: {', '.join(DRIFT_METHODS)}")
+    return v
+
+
 class DriftOverride(_Model):
     method: Optional[str] = None
     threshold: Optional[float] = None
     enabled: bool = True
 
+    _method = field_validator("method")(_check_drift_method)
+
 
 class DriftConfig(_Model):
     method: str = "auto"
-    threshold: Optional[float] = None  # None: the method's own default
+    threshold: Optional[float] = None  # None: the method's own default (p-value methods: `fdr`)
     share: float = Field(0.5, gt=0, le=1)  # dataset drift when this share of features drifts
     fdr: float = Field(0.05, gt=0, lt=1)  # Benjamini-Hochberg level for p-value methods
+    # A p-value method flags drift only when the BH-adjusted p < threshold AND the effect size
+    # (KS distance D for numeric tests, total variation distance for count tests) is at least this:
+    # at large n a p-value alone flags differences too small to matter.
+    min_effect: float = Field(0.05, ge=0, le=1)
     features: dict[str, DriftOverride] = Field(default_factory=dict)
-    psi_bins: int = Field(10, ge=2, le=1000)
+    psi_bins: int = Field(10, ge=2, le=1000)  # bins of the reference-quantile PSI ("psi_quantile" in the result)
     cache_profile: bool = True
+    workers: int = Field(2, ge=1, le=64)  # columns processed at once (memory grows with this, not with columns)
+
+    _method = field_validator("method")(_check_drift_method)
+
+
+# Every quality check by name, grouped; `checks: {name: false}` switches off a check or a whole group.
+QUALITY_CHECK_GROUPS: dict[str, tuple[str, ...]] = {
+    "arrival": ("arrival",),
+    "volume": ("volume",),
+    "reference": ("reference",),
+    "schema": ("missing_columns", "added_columns", "renamed_columns", "type_changed"),
+    "values": ("null_rate", "out_of_range", "unseen_categories", "duplicate_ids", "timestamp_window"),
+    "predictions": ("score_invalid", "score_range", "constant_prediction", "positive_rate", "prediction_score_mismatch"),
+    "labels": ("label_coverage", "orphan_labels", "label_values"),
+}
 
 
 class QualityConfig(_Model):
+    """Thresholds of the data-quality checks (shares are fractions of rows, 0..1).
+
+    `enabled: false` switches off every check except `arrival`: a missing partition
+    is never silent. Switch that one off explicitly with `checks: {arrival: false}`.
+    """
+
     enabled: bool = True
     null_rate_tolerance: float = Field(0.05, ge=0, le=1)  # absolute increase over the reference
+    null_rate_critical: float = Field(0.5, ge=0, le=1)  # increase at which it is critical (all-null always is)
     out_of_range_share: float = Field(0.05, ge=0, le=1)
+    out_of_range_critical: float = Field(0.5, ge=0, le=1)
     unseen_category_share: float = Field(0.05, ge=0, le=1)
+    unseen_category_critical: float = Field(0.5, ge=0, le=1)
+    examples: int = Field(5, ge=0, le=100)  # example values quoted per finding
     duplicate_id_share: float = Field(0.0, ge=0, le=1)
+    timestamp_outside_share: float = Field(0.01, ge=0, le=1)  # rows stamped outside the window
     volume_history_runs: int = Field(14, ge=2)
-    volume_tolerance: float = Field(0.5, ge=0)  # relative change allowed before history exists
-    volume_z: float = Field(4.0, gt=0)
-    positive_rate_tolerance: float = Field(0.15, ge=0, le=1)
+    volume_min_history: int = Field(3, ge=1)  # fewer usable past runs: compare with the reference's daily rate
+    volume_tolerance: float = Field(0.5, ge=0)  # relative change allowed before history exists; critical beyond it with history
+    volume_z: float = Field(4.0, gt=0)  # robust z (median/MAD) of the row count against history
+    score_invalid_share: float = Field(0.0, ge=0, le=1)  # NaN/inf scores or missing predictions
+    score_invalid_critical: float = Field(0.05, ge=0, le=1)
+    score_out_of_range_share: float = Field(0.0, ge=0, le=1)  # classifier scores outside [0, 1]
+    constant_min_rows: int = Field(10, ge=2)  # fewer rows: a constant output is not evidence
+    positive_rate_tolerance: float = Field(0.15, ge=0, le=1)  # absolute change (class-mix distance for multiclass)
+    positive_rate_ratio: float = Field(3.0, ge=1)  # or relative change by this factor either way
+    positive_rate_z: float = Field(4.0, ge=0)  # and the change must be this many standard errors
+    prediction_mismatch_share: float = Field(0.01, ge=0, le=1)  # prediction vs score >= model.threshold
     min_label_coverage: float = Field(0.0, ge=0, le=1)
+    orphan_label_share: float = Field(0.05, ge=0, le=1)  # labels matching no prediction id
+    unknown_label_share: float = Field(0.0, ge=0, le=1)  # label values outside the training classes
+    rename_similarity: float = Field(0.8, gt=0, le=1)  # name similarity for a missing+added pair to look renamed
+    coerce_min_share: float = Field(0.95, gt=0, le=1)  # parseable share for a retyped column to stay usable
     checks: dict[str, bool] = Field(default_factory=dict)  # switch a named check off: {duplicate_ids: false}
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, v: dict[str, bool]) -> dict[str, bool]:
+        known = cls.check_names()
+        for name in v:
+            if name not in known:
+                raise ValueError(f"unknown quality check {name!r}; known checks: {', '.join(known)}")
+        return v
+
+    @classmethod
+    def check_names(cls) -> list[str]:
+        """Group names first, then every check, in report order."""
+        names = list(QUALITY_CHECK_GROUPS)
+        for group in QUALITY_CHECK_GROUPS.values():
+            names += [c for c in group if c not in names]
+        return names
+
+    def is_on(self, check: str) -> bool:
+        """Whether a check runs: its own switch and its group's, and `enabled` (arrival excepted)."""
+        group = next((g for g, members in QUALITY_CHECK_GROUPS.items() if check in members), check)
+        if not self.enabled and check != "arrival":
+            return False
+        return self.checks.get(check, True) and self.checks.get(group, True)
 
 
 class PerformanceConfig(_Model):
@@ -259,6 +350,26 @@ def _explain(err: dict) -> str:
     return msg.replace("Value error, ", "")
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(data: Any, env: Any) -> Any:
+    """Expand ${VAR} and ${VAR:-default} in string values (bucket names, demo folders), never in keys."""
+    if isinstance(data, dict):
+        return {k: _expand_env(v, env) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_expand_env(v, env) for v in data]
+    if isinstance(data, str) and "${" in data:
+        def sub(m: "re.Match[str]") -> str:
+            if m.group(1) in env:
+                return env[m.group(1)]
+            if m.group(2) is not None:
+                return m.group(2)
+            raise ConfigError(f"environment variable {m.group(1)} is not set (used as ${{{m.group(1)}}} in the config); set it or write ${{{m.group(1)}:-default}}")
+        return _ENV_REF.sub(sub, data)
+    return data
+
+
 def parse_config(data: Any, source: str = "<config>") -> MonitorConfig:
     """Validate a mapping into a MonitorConfig, or raise one ConfigError naming the key path."""
     if not isinstance(data, dict):
@@ -284,7 +395,9 @@ def load_config(path: Union[str, Path]) -> MonitorConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the config: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _expand_env(yaml.safe_load(text), os.environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

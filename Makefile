@@ -1,0 +1,33 @@
+# Every target creates .venv (Python 3.11) and installs requirements.txt when missing or stale.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test test-fast bench airflow e2e compose-check clean
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: generate demo data under ./demo and monitor its last 14 days (reports + .eml outbox)
+demo: venv
+	$(PY) -m monitor demo
+
+## make test: the whole suite, servers (moto S3, aiosmtpd, Airflow on SQLite) started by the tests
+test: venv
+	$(PY) -m pytest -q -ra
+
+test-fast: venv
+	$(PY) -m pytest -q -ra -m "not slow"
+
+bench: venv
+	$(PY) bench/bench_drift.py --rows 1000000 --cols 25
+	$(PY) bench/bench_performance.py
+
+clean:
+	rm -rf demo artifacts .pytest_cache
