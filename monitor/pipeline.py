@@ -32,6 +32,9 @@ from monitor.storage import ObjectInfo, S3Storage, Storage, format_uri, join_uri
 __all__ = [
     "RunResult",
     "run",
+    "compute",
+    "render",
+    "notify",
     "reevaluate_final",
     "window_dates",
     "output_prefix",
@@ -203,9 +206,9 @@ def _read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> I
                     df[cfg.production.source_column] = _source_name(template)
                 frames.append(df)
             except NotFoundError as exc:
-                part["error"] = None if "no such" in str(exc) else str(exc)
-                if "bucket" in str(exc):
+                if _missing_bucket(exc):
                     raise
+                part["error"] = None if "no such" in str(exc) or "no data files" in str(exc) else str(exc)
             except DataError as exc:
                 part.update(found=True, error=str(exc))
             partitions.append(part)
@@ -228,7 +231,7 @@ def _read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> I
                     record("labels", objs, len(df))
                     lab_frames.append(df)
                 except NotFoundError as exc:
-                    if "bucket" in str(exc):
+                    if _missing_bucket(exc):
                         label_errors.append(str(exc))
                 except DataError as exc:
                     label_errors.append(str(exc))
@@ -238,6 +241,10 @@ def _read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> I
         current = current.assign(**{cfg.model.target: float("nan")})
 
     return Inputs(current, reference, baseline, labels, partitions, objects, label_errors, "|".join(ref_ids))
+
+
+def _missing_bucket(exc: Exception) -> bool:
+    return "does not exist (create it" in str(exc)
 
 
 def _source_name(template: str) -> str:
@@ -553,6 +560,144 @@ def notify_failure(
 # --------------------------------------------------------------------------- run
 
 
+def compute(
+    cfg: MonitorConfig,
+    day: dt.date,
+    *,
+    as_of: Optional[dt.date] = None,
+    s3: Optional[S3Storage] = None,
+    smtp: Any = _FROM_ENV,
+    failure_notice: bool = True,
+) -> dict:
+    """Phase 1: read the inputs, run the stages, write metrics.json (+ to_annotate.csv) and the manifest.
+
+    Returns a small XCom-safe dict. Nothing is written when the run cannot proceed,
+    so an earlier good output for the date is never replaced by garbage.
+    """
+    t0 = time.perf_counter()
+    started = dt.datetime.now(dt.timezone.utc)
+    as_of = as_of or dt.date.today()
+    out = output_prefix(cfg, day)
+    st_out = _storage(out, s3)
+    try:
+        inputs = _read_inputs(cfg, day, s3)
+        check_columns(cfg, list(inputs.reference.columns))
+        history = load_history(cfg, day, s3=s3, limit=cfg.report.trend_runs)
+        metrics, stages, to_annotate = _compute(cfg, day, inputs, history, as_of, s3)
+    except MonitorError as exc:
+        if failure_notice:
+            notify_failure(cfg, day, str(exc), smtp=smtp)
+        raise
+
+    links: dict[str, str] = {"report": _link(st_out, out + "report.html")}
+    if to_annotate is not None and len(to_annotate):
+        links["to_annotate"] = _link(st_out, out + "to_annotate.csv")
+    if cfg.report.evidently:
+        links["evidently"] = _link(st_out, out + "evidently.html")
+    metrics["links"] = links
+    if metrics.get("analysis") is not None and "to_annotate" in links:
+        metrics["analysis"]["to_annotate_uri"] = links["to_annotate"]
+
+    previous = _read_manifest(st_out, out)
+    manifest = {
+        "monitor": cfg.name,
+        "date": day.isoformat(),
+        "inputs": inputs.objects,
+        "partitions": inputs.partitions,
+        "rows": metrics["rows"],
+        "config_hash": cfg.config_hash,
+        "config_path": cfg.source_path,
+        "code_version": _code_version(),
+        "computed_at": started.isoformat(timespec="seconds"),
+        "as_of": as_of.isoformat(),
+        "timings": {**stages.timings, "compute": round(time.perf_counter() - t0, 4)},
+        # the email record survives recomputation: a rerun does not re-send unless asked
+        "email": previous.get("email") if previous else None,
+    }
+    st_out.write_text(out + "metrics.json", dumps(metrics), "application/json")
+    if to_annotate is not None and len(to_annotate):
+        buf = io.StringIO()
+        to_annotate.to_csv(buf, index=False)
+        st_out.write_text(out + "to_annotate.csv", buf.getvalue(), "text/csv")
+    st_out.write_text(out + "manifest.json", dumps(manifest), "application/json")
+    return {"date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"])}
+
+
+def _read_manifest(st: Storage, out: str) -> Optional[dict]:
+    try:
+        return st.read_json(out + "manifest.json")
+    except MonitorError:
+        return None
+
+
+def _report(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> tuple[Any, dict, dict]:
+    from monitor.report import render_report
+
+    out = output_prefix(cfg, day)
+    st = _storage(out, s3)
+    try:
+        metrics = st.read_json(out + "metrics.json")
+    except NotFoundError:
+        raise NotFoundError(f"{out}metrics.json: not computed yet; run the compute step for {day} first") from None
+    manifest = _read_manifest(st, out) or {}
+    history = load_history(cfg, day, s3=s3, limit=cfg.report.trend_runs)
+    provenance = {
+        "inputs": manifest.get("inputs", []),
+        "config_hash": manifest.get("config_hash"),
+        "code_version": manifest.get("code_version"),
+        "generated_at": manifest.get("computed_at"),
+        "run_seconds": (manifest.get("timings") or {}).get("compute"),
+    }
+    return render_report(metrics, history=history, provenance=provenance), metrics, manifest
+
+
+def render(cfg: MonitorConfig, day: dt.date, *, s3: Optional[S3Storage] = None) -> str:
+    """Phase 2: render report.html (self-contained) from metrics.json and the history; returns its URI."""
+    out = output_prefix(cfg, day)
+    report, _, _ = _report(cfg, day, s3)
+    _storage(out, s3).write_text(out + "report.html", report.standalone_html(), "text/html; charset=utf-8")
+    return out + "report.html"
+
+
+def notify(
+    cfg: MonitorConfig,
+    day: dt.date,
+    *,
+    send_email: bool = True,
+    resend: bool = False,
+    s3: Optional[S3Storage] = None,
+    smtp: Any = _FROM_ENV,
+) -> dict:
+    """Phase 3: email the report (or write .eml to the outbox) once per date; record it in manifest.json."""
+    out = output_prefix(cfg, day)
+    st = _storage(out, s3)
+    report, metrics, manifest = _report(cfg, day, s3)
+    why_not = _email_decision(cfg, metrics.get("status", "ok"), send_email, resend, manifest)
+    error = None
+    if why_not:
+        email = {"sent": False, "reason": why_not}
+        if (manifest.get("email") or {}).get("sent"):
+            email["previous"] = manifest["email"]
+    else:
+        settings = _smtp_from_env() if smtp is _FROM_ENV else smtp
+        try:
+            email = _send(cfg, report, {"report.html": report.standalone_html().encode("utf-8")}, settings)
+            email["subject"] = report.subject
+        except MonitorError as exc:
+            error = exc
+            email = {"sent": False, "error": str(exc)}
+            prev = manifest.get("email") or {}
+            if prev.get("sent"):
+                email["previous"] = prev
+    # Keep the record of the last delivery: a skipped resend must not erase it.
+    manifest["email"] = email if email.get("sent") or not (manifest.get("email") or {}).get("sent") else {**manifest["email"], "last_attempt": email}
+    manifest["notified_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    st.write_text(out + "manifest.json", dumps(manifest), "application/json")
+    if error is not None:
+        raise NotifyError(f"results written to {out}, but the email was not delivered: {error}")
+    return email
+
+
 def run(
     cfg: MonitorConfig,
     day: dt.date,
@@ -565,97 +710,17 @@ def run(
     failure_notice: bool = True,
     deep_dive: bool = True,
 ) -> RunResult:
-    """Monitor one date: compute, write metrics.json/report.html/manifest.json, email the team."""
+    """Monitor one date: compute, render, notify (and the optional Evidently deep dive, last)."""
     t0 = time.perf_counter()
-    started = dt.datetime.now(dt.timezone.utc)
-    as_of = as_of or dt.date.today()
-    out = output_prefix(cfg, day)
-    st_out = _storage(out, s3)
-    settings = None
-    try:
-        settings = _smtp_from_env() if smtp is _FROM_ENV else smtp
-        inputs = _read_inputs(cfg, day, s3)
-        check_columns(cfg, list(inputs.reference.columns))
-        history = load_history(cfg, day, s3=s3, limit=cfg.report.trend_runs)
-        metrics, stages, to_annotate = _compute(cfg, day, inputs, history, as_of, s3)
-    except MonitorError as exc:
-        if failure_notice:
-            notify_failure(cfg, day, str(exc), smtp=settings if settings is not None else None)
-        raise
-
-    links: dict[str, str] = {"report": out + "report.html"}
-    if to_annotate is not None and len(to_annotate):
-        links["to_annotate"] = out + "to_annotate.csv"
-    if cfg.report.evidently:
-        links["evidently"] = _link(st_out, out + "evidently.html")
-    metrics["links"] = links
-    if metrics.get("analysis") is not None and "to_annotate" in links:
-        metrics["analysis"]["to_annotate_uri"] = links["to_annotate"]
-
-    previous_manifest = None
-    try:
-        previous_manifest = st_out.read_json(out + "manifest.json")
-    except MonitorError:
-        pass
-    manifest = {
-        "monitor": cfg.name,
-        "date": day.isoformat(),
-        "inputs": inputs.objects,
-        "partitions": inputs.partitions,
-        "rows": metrics["rows"],
-        "config_hash": cfg.config_hash,
-        "config_path": cfg.source_path,
-        "code_version": _code_version(),
-        "started_at": started.isoformat(),
-        "as_of": as_of.isoformat(),
-        "timings": stages.timings,
-    }
-    provenance = {
-        "inputs": inputs.objects,
-        "config_hash": manifest["config_hash"],
-        "code_version": manifest["code_version"],
-        "generated_at": started.isoformat(timespec="seconds"),
-        "run_seconds": round(time.perf_counter() - t0, 2),
-    }
-
-    from monitor.report import render_report
-
-    report = render_report(metrics, history=history, provenance=provenance)
-    html = report.standalone_html()
-
-    # Outputs first, email second: what was computed is kept even if SMTP is down.
-    st_out.write_text(out + "metrics.json", dumps(metrics), "application/json")
-    st_out.write_text(out + "report.html", html, "text/html; charset=utf-8")
-    if to_annotate is not None and len(to_annotate):
-        buf = io.StringIO()
-        to_annotate.to_csv(buf, index=False)
-        st_out.write_text(out + "to_annotate.csv", buf.getvalue(), "text/csv")
-
-    why_not = _email_decision(cfg, metrics["status"], send_email, resend, previous_manifest)
-    email_error = None
-    if why_not:
-        email = {"sent": False, "reason": why_not}
-        if previous_manifest and (previous_manifest.get("email") or {}).get("sent"):
-            email["previous"] = previous_manifest["email"]
-    else:
-        try:
-            email = _send(cfg, report, {"report.html": html.encode("utf-8")}, settings)
-            email["subject"] = report.subject
-        except MonitorError as exc:
-            email_error = exc
-            email = {"sent": False, "error": str(exc)}
-    manifest["email"] = email
-    manifest["timings"]["total"] = round(time.perf_counter() - t0, 4)
-    manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
-    st_out.write_text(out + "manifest.json", dumps(manifest), "application/json")
-
-    if deep_dive and cfg.report.evidently and metrics["rows"]["current"]:
-        build_deep_dive(cfg, day, inputs.reference, inputs.current, s3=s3)
-
-    if email_error is not None:
-        raise NotifyError(f"results written to {out}, but the email was not delivered: {email_error}")
+    res = compute(cfg, day, as_of=as_of, s3=s3, smtp=smtp, failure_notice=failure_notice)
+    render(cfg, day, s3=s3)
+    email = notify(cfg, day, send_email=send_email, resend=resend, s3=s3, smtp=smtp)
+    if deep_dive and cfg.report.evidently:
+        build_deep_dive(cfg, day, s3=s3)
+    out = res["output_uri"]
+    metrics = _storage(out, s3).read_json(out + "metrics.json")
     return RunResult(
-        status=metrics["status"], date=day.isoformat(), output_uri=out, metrics=metrics, email=email,
+        status=res["status"], date=res["date"], output_uri=out, metrics=metrics, email=email,
         seconds=round(time.perf_counter() - t0, 3), alerts=metrics["alerts"],
     )
 

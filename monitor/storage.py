@@ -273,7 +273,7 @@ class S3Storage(Storage):
             r = self.client.head_object(Bucket=bucket, Key=key)
         except Exception as exc:  # botocore errors, connection errors
             err = self._wrap(uri, exc, "stat")
-            if isinstance(err, NotFoundError) and "bucket" not in str(err):
+            if isinstance(err, NotFoundError) and not str(err).endswith("fix the URI in the config)"):
                 # HEAD gives a bare 404 for a missing bucket too: tell them apart
                 self._check_bucket(bucket, uri)
             raise err from exc
