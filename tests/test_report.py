@@ -1,0 +1,228 @@
+"""The email report: sections, escaping, subject lines, text part, size."""
+
+from __future__ import annotations
+
+import copy
+import html as htmllib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from monitor.report import MAX_DRIFT_CHARTS, Report, render_failure, render_report, subject_line
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _load(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def alert() -> dict:
+    return _load("metrics_alert.json")
+
+
+@pytest.fixture(scope="module")
+def ok() -> dict:
+    return _load("metrics_ok.json")
+
+
+@pytest.fixture(scope="module")
+def history() -> list:
+    return _load("history.json")
+
+
+PROVENANCE = {
+    "inputs": [{"uri": "s3://bucket/car_loan/predictions/dt=2026-11-25/", "size": 812345, "etag": '"9f2c1a"', "rows": 9812}],
+    "config_hash": "3fa9c2d41b7e0a55", "code_version": "0.1.0+gabc1234", "run_seconds": 14.2,
+    "generated_at": "2026-11-26T02:14:09Z",
+}
+
+
+@pytest.fixture(scope="module")
+def alert_report(alert, history) -> Report:
+    return render_report(alert, history=history, provenance=PROVENANCE)
+
+
+@pytest.fixture(scope="module")
+def ok_report(ok, history) -> Report:
+    return render_report(ok, history=history, provenance=PROVENANCE)
+
+
+def _visible_text(html: str) -> str:
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+SECTIONS = [
+    "What is wrong", "For whom", "Since when", "What it costs",  # the first screen
+    "What changed since the last run", "Business impact and guardrails", "Model performance vs baseline",
+    "Worst cohorts", "Drift: training vs today", "Data quality", "Trends", "Worst individual failures", "Provenance",
+]
+
+
+def test_alert_report_has_every_section_in_order(alert_report):
+    text = _visible_text(alert_report.html)
+    positions = [text.find(s) for s in SECTIONS]
+    assert all(p >= 0 for p in positions), [s for s, p in zip(SECTIONS, positions) if p < 0]
+    assert positions == sorted(positions), "sections are out of the order the issue asks for"
+
+
+def test_first_screen_tells_what_who_since_and_cost(alert_report):
+    text = _visible_text(alert_report.html)
+    first = text[: text.find("What changed since the last run")]
+    assert "ALERT" in first and "2026-11-25" in first
+    assert "salary_range=0-20K" in first  # for whom
+    assert "since 2026-11-21" in first  # ongoing drift started four runs ago (from history)
+    assert "+$16,700" in first  # what it costs
+    assert "p95 latency" in first  # breached guardrail
+
+
+def test_section_facts(alert_report):
+    text = _visible_text(alert_report.html)
+    for fact in ["0.823", "0.842", "-0.019", "0.811\u20130.834", "human", "0.970", "CBPE", "76% of rows",
+                 "K-S", "PSI", "Wasserstein", "0.183", "null rate 3.1%", "L-88213", "3fa9c2d41b7e0a55",
+                 "0.1.0+gabc1234", "14.2 s", "row count 4,120 below expected range", "Resolved (1)",
+                 "New (4)", "Ongoing (2)", "provisional"]:
+        assert fact in text, fact
+
+
+def test_drift_charts_are_cid_images_that_exist(alert_report):
+    cids = re.findall(r'src="cid:([^"]+)"', alert_report.html)
+    assert len([c for c in cids if c.startswith("drift")]) == 4  # prediction + 3 drifted features
+    assert {"trend_metric", "trend_drift", "trend_rows"} <= set(cids)
+    assert set(cids) == set(alert_report.images)
+    for data in alert_report.images.values():
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_script_value_is_escaped_as_text(alert_report):
+    assert "<script>" not in alert_report.html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in alert_report.html
+    assert "<script>alert(1)</script>" in _visible_text(alert_report.html)
+    assert "<script>" not in alert_report.standalone_html().lower()
+
+
+def test_html_is_mail_safe(alert_report):
+    html = alert_report.html.lower()
+    assert "<script" not in html and "javascript:" not in html and " onload=" not in html
+    assert "<link" not in html and "<style" not in html  # inline CSS only
+    assert not re.search(r'src="https?://', html)  # no remote assets
+    assert "<table" in html
+
+
+def test_standalone_inlines_every_image(alert_report):
+    page = alert_report.standalone_html()
+    assert "cid:" not in page
+    assert page.count("data:image/png;base64,") == len(re.findall(r'src="cid:', alert_report.html))
+
+
+def test_quiet_day_is_short(ok_report, alert_report):
+    assert ok_report.subject == "[OK] car_loan 2026-11-25: no issues"
+    text = _visible_text(ok_report.html)
+    assert "No issues found" in text
+    for absent in ("Worst cohorts", "Data quality", "Worst individual failures", "What changed", "Drift: training"):
+        assert absent not in text
+    assert len(ok_report.text.splitlines()) < 35
+    assert len(ok_report.html) < len(alert_report.html) / 3
+    assert [c for c in ok_report.images if c.startswith("drift")] == []
+
+
+def test_subject_lines(alert, ok):
+    s = subject_line(alert)
+    assert s.startswith("[ALERT] car_loan 2026-11-25: ROC AUC -0.02 (cohort salary_range=0-20K -0.09)")
+    assert "3 features + prediction drifted" in s and "cost +$16,700" in s
+    assert "\n" not in s and len(s) <= 130
+    assert subject_line(ok) == "[OK] car_loan 2026-11-25: no issues"
+    # only a cohort regressed: the issue's example form
+    only_cohort = copy.deepcopy(alert)
+    for info in only_cohort["performance"]["overall"].values():
+        info["regressed"] = False
+    only_cohort["business"] = None
+    only_cohort["drift"]["prediction"] = None
+    only_cohort["alerts"] = [a for a in only_cohort["alerts"] if a["kind"] not in ("quality", "volume")]
+    assert subject_line(only_cohort) == "[ALERT] car_loan 2026-11-25: ROC AUC -0.09 (cohort salary_range=0-20K), 3 features drifted"
+    no_data = {"monitor": "car_loan", "date": "2026-11-25", "status": "no_data", "window": {"start": "2026-11-25", "end": "2026-11-25"},
+               "alerts": [{"kind": "no_data", "subject": "production", "severity": "critical", "message": "no partition at s3://b/dt=2026-11-25/", "new": True}]}
+    assert subject_line(no_data) == "[NO DATA] car_loan 2026-11-25: no partition at s3://b/dt=2026-11-25/"
+    # a cohort value carrying a line break cannot break the header
+    evil = copy.deepcopy(only_cohort)
+    evil["cohorts"][0]["cohort"] = "x\r\nBcc: victim@example.com"
+    assert "\r" not in subject_line(evil) and "\n" not in subject_line(evil)
+
+
+def test_text_part_carries_the_same_key_facts(alert_report):
+    text = alert_report.text
+    for fact in ["[ALERT] car_loan 2026-11-25", "WHAT IS WRONG", "FOR WHOM", "SINCE WHEN", "WHAT IT COSTS",
+                 "salary_range=0-20K", "since 2026-11-21", "+$16,700", "ROC AUC: 0.823 vs baseline 0.842",
+                 "REGRESSED", "K-S = 0.183", "null rate 3.1%", "TRENDS (last 30 runs", "L-88213",
+                 "config hash: 3fa9c2d41b7e0a55", "<script>alert(1)</script>"]:
+        assert fact in text, fact
+    assert "<td" not in text and "&lt;" not in text
+
+
+def test_missing_sections_never_crash():
+    for metrics in ({}, {"status": "warning"}, {"monitor": "m", "date": "2026-01-01", "status": "alert", "drift": None,
+                    "performance": None, "cohorts": None, "business": None, "quality": None, "analysis": None,
+                    "alerts": None, "resolved": None, "links": None},
+                    {"monitor": "m", "status": "alert", "drift": {"features": {"a": {"drifted": True}}},
+                     "performance": {"overall": {"roc_auc": {}}}, "cohorts": [{"metrics": {"f1": {"regressed": True}}}, None],
+                     "business": {"cost": {}, "guardrails": [None, {"breached": True}]}, "analysis": {"worst_rows": [{}]},
+                     "quality": {"findings": [{}]}}):
+        r = render_report(metrics, history=[None, {"date": "x"}])
+        assert r.subject and r.html.startswith("<!DOCTYPE html>") and r.text
+
+
+def test_no_data_day(history):
+    r = render_report({"schema_version": 1, "monitor": "car_loan", "date": "2026-11-25", "status": "no_data",
+                       "window": {"start": "2026-11-25", "end": "2026-11-25"}, "rows": {"current": 0},
+                       "alerts": [{"kind": "no_data", "subject": "production", "severity": "critical",
+                                   "message": "no rows at s3://b/p/dt=2026-11-25/", "new": True}]}, history=history)
+    assert r.subject.startswith("[NO DATA] car_loan 2026-11-25")
+    assert "NO DATA" in r.html and "no rows at s3://b/p/dt=2026-11-25/" in r.text
+
+
+def _many_drifted(alert: dict, n: int = 50) -> dict:
+    m = copy.deepcopy(alert)
+    template = m["drift"]["features"]["salary"]
+    cat = m["drift"]["features"]["salary_range"]
+    m["drift"]["features"] = {f"feature_{i:02d}": copy.deepcopy(cat if i % 3 == 0 else template) for i in range(n)}
+    m["drift"]["n_features"] = m["drift"]["n_drifted"] = n
+    m["drift"]["ranking"] = list(m["drift"]["features"])
+    return m
+
+
+def test_fifty_drifted_features_stay_under_one_megabyte(alert, history):
+    from monitor.notify import build_message
+
+    r = render_report(_many_drifted(alert), history=history, provenance=PROVENANCE)
+    drift_charts = [c for c in r.images if c.startswith("drift")]
+    assert len(drift_charts) == MAX_DRIFT_CHARTS
+    assert "feature_49" in r.html and "feature_49" in r.text  # every drifted column is still listed
+    size = len(build_message(r, sender="m@example.com", to=["t@example.com"]).as_bytes())
+    print(f"email with 50 drifted features: {size / 1e3:.0f} kB")
+    assert size < 1_000_000
+
+
+def test_failure_notice():
+    r = render_failure(monitor="car_loan", date="2026-11-25", error="StorageError: s3://b/p: <denied>\nline two",
+                       task="load_production", dag_id="monitor_car_loan", details="Traceback ...\n<b>raw</b>")
+    assert r.subject == "[FAILED] car_loan 2026-11-25: run could not complete in task load_production: StorageError: s3://b/p: <denied>"
+    assert r.status == "failed" and r.images == {}
+    assert "&lt;b&gt;raw&lt;/b&gt;" in r.html and "<b>raw</b>" not in r.html
+    assert "python -m monitor run CONFIG --date 2026-11-25" in r.html and "python -m monitor run CONFIG --date 2026-11-25" in r.text
+    assert "monitor_car_loan" in r.text
+    assert render_failure(monitor="m", date=None, error="").subject.startswith("[FAILED] m: run could not complete")
+
+
+def test_charts_can_be_turned_off(alert):
+    r = render_report(alert, charts=False)
+    assert r.images == {} and "cid:" not in r.html
+
+
+def test_autoescape_is_on_for_html_templates():
+    from monitor.report import _env
+
+    env = _env()
+    assert env.get_template("report.html.j2").render(monitor="<i>x</i>", provenance={}).count("&lt;i&gt;x&lt;/i&gt;") >= 1
