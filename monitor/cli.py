@@ -126,6 +126,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             res = run(cfg, args.date, send_email=not args.no_email, resend=args.resend, as_of=args.as_of)
             print(res.summary())
+            for a in [a for a in res.alerts if a.get("severity") == "critical"][:5]:
+                print(f"  {a['kind']}: {a['message']}")
             print(f"email: {_email_line(res.email)}")
             if not args.no_reevaluate:
                 try:

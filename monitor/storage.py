@@ -111,8 +111,9 @@ class Storage:
         if not uri.endswith("/"):
             try:
                 return [self.stat(uri)]
-            except NotFoundError:
-                pass
+            except NotFoundError as exc:
+                if "does not exist (create it" in str(exc):
+                    raise  # a missing bucket: no prefix under it either
         objs = [o for o in self.list(uri.rstrip("/") + "/") if _is_table(o.uri)]
         if not objs:
             raise NotFoundError(f"{uri}: no such file, and no data files (parquet, csv, jsonl) under it")
