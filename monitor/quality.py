@@ -144,10 +144,12 @@ def check_quality(
     findings: list[Finding] = []
     n = len(current)
 
-    arrival, found = _check_arrival(partitions, n)
+    arrival, found = _guard("arrival", lambda: _check_arrival(partitions, n), {})
     findings += found
 
-    volume, found = _check_volume(n, history, config, reference_daily_rows, partitions, window_start, window_end)
+    volume, found = _guard(
+        "volume", lambda: _check_volume(n, history, config, reference_daily_rows, partitions, window_start, window_end), {}
+    )
     findings += found
 
     if len(reference) == 0:
@@ -163,23 +165,39 @@ def check_quality(
             )
         )
 
-    schema, kinds, coercions, found = _check_schema(current, reference, model, features, config)
+    def schema_stage() -> tuple[tuple, list[Finding]]:
+        schema, kinds, coercions, found = _check_schema(current, reference, model, features, config)
+        return (schema, kinds, coercions), found
+
+    (schema, kinds, coercions), found = _guard("schema", schema_stage, ({}, {}, {}))
     findings += found
-    converted = {col: _convert(current[col], to) for col, to in coercions.items()} if n else {}
+    converted: dict[str, pd.Series] = {}
+    for col, to in list(coercions.items()) if n else []:
+        try:
+            converted[col] = _convert(current[col], to)
+        except Exception:  # noqa: BLE001 - not convertible after all: the column is left out
+            coercions.pop(col)
+            kinds[col] = ("unconvertible", "unconvertible-current")
 
     def col_of(name: str) -> pd.Series:
         return converted[name] if name in converted else current[name]
 
-    columns, usable, found = _check_values(current, reference, col_of, features, kinds, set(coercions), config)
+    def values_stage() -> tuple[tuple, list[Finding]]:
+        columns, usable, found = _check_values(current, reference, col_of, features, kinds, set(coercions), config)
+        return (columns, usable), found
+
+    (columns, usable), found = _guard("values", values_stage, ({}, {}))
     findings += found
 
-    ids, found = _check_ids(current, model, config)
+    ids, found = _guard("duplicate_ids", lambda: _check_ids(current, model, config), {})
     findings += found
-    timestamps, found = _check_timestamps(current, model, config, window_start, window_end)
+    timestamps, found = _guard(
+        "timestamp_window", lambda: _check_timestamps(current, model, config, window_start, window_end), {}
+    )
     findings += found
-    predictions, found = _check_predictions(current, reference, model, config)
+    predictions, found = _guard("predictions", lambda: _check_predictions(current, reference, model, config), {})
     findings += found
-    label_info, found = _check_labels(current, reference, labels, model, config)
+    label_info, found = _guard("labels", lambda: _check_labels(current, reference, labels, model, config), {})
     findings += found
 
     kept = tuple(f for f in findings if config.is_on(f.check))
@@ -210,6 +228,19 @@ def coerce_types(current: pd.DataFrame, result: QualityResult) -> pd.DataFrame:
         if col in out.columns:
             out[col] = _convert(out[col], to)
     return out
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _guard(check: str, fn: Any, fallback: Any) -> tuple[Any, list[Finding]]:
+    """Run one section; data it cannot digest becomes a finding instead of a crashed run."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - the other sections (arrival above all) must still report
+        return fallback, [Finding(check, check, "warning", f"The {check} checks could not run on this data ({_why(exc)})")]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -460,8 +491,7 @@ def _describe(s: pd.Series, kind: str) -> str:
     if kind == "numeric":
         if pd.api.types.is_integer_dtype(s.dtype):
             return "integers"
-        vals = s.dropna()
-        if pd.api.types.is_float_dtype(s.dtype) and len(vals) and bool(np.all(np.mod(vals.to_numpy(dtype=float), 1) == 0)):
+        if pd.api.types.is_float_dtype(s.dtype) and _integral(s):
             return "integers"
         return "decimals"
     return {
@@ -472,6 +502,13 @@ def _describe(s: pd.Series, kind: str) -> str:
         "mixed": "mixed values",
         "empty": "nulls only",
     }.get(kind, kind)
+
+
+def _integral(s: pd.Series) -> bool:
+    """Every value is a finite whole number (and there is at least one)."""
+    x = s.to_numpy(dtype=float, na_value=np.nan)
+    x = x[~np.isnan(x)]
+    return bool(len(x)) and bool(np.all(np.isfinite(x))) and bool(np.all(x == np.round(x)))
 
 
 def _compatible(ref: str, cur: str) -> bool:
@@ -489,8 +526,7 @@ def _convert(s: pd.Series, to: str) -> pd.Series:
         x = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s.dtype) else s
         if pd.api.types.is_bool_dtype(x.dtype):
             return x.astype("string")
-        finite = x.dropna()
-        if len(finite) and bool(np.all(np.mod(finite.to_numpy(dtype=float), 1) == 0)):
+        if _integral(x):
             return x.astype("Int64").astype("string")  # 3.0 -> "3", as the reference wrote it
         return x.astype("string")
     raise ValueError(f"unknown conversion {to!r}")
@@ -580,7 +616,25 @@ def _check_schema(
         c
         for c in current.columns
         if c not in reference.columns and c not in ignore and not str(c).startswith("_")
-    ]
+    ] if len(reference.columns) else []  # no reference columns: the `reference` finding says it all
+
+    squashed = _wrong_delimiter(list(current.columns), set(expected) | set(reference.columns))
+    if squashed is not None:
+        header, sep = squashed
+        shown = header if len(header) <= 60 else header[:57] + "..."
+        schema.update(missing=missing, added=[str(c) for c in current.columns], delimiter=sep)
+        out.append(
+            Finding(
+                "missing_columns",
+                "delimiter",
+                "critical",
+                f"The data arrived with a column named `{shown}`: looks like a CSV read with the wrong "
+                f"delimiter ({sep!r} separates the fields); set csv_options: {{sep: {sep!r}}} on the source",
+                len(missing),
+                None,
+            )
+        )
+        return schema, kinds, coercions, out
 
     # Renamed: a missing reference column and an added one of compatible type whose
     # name is close, or whose values match closely enough to be the same column.
@@ -609,13 +663,18 @@ def _check_schema(
 
     for old, new, name_sim, val_sim in renamed:
         match = f"values match {_pct(val_sim)}" if val_sim is not None else "no values to compare"
+        how = (
+            f"`{old}` arrives as `{new!s}` (the same name up to case, spacing or an encoding mark such as a "
+            f"byte-order mark; {match})"
+            if _norm(old) == _norm(new)
+            else f"`{old}` is missing and `{new}` is new: looks renamed (same type, {match})"
+        )
         out.append(
             Finding(
                 "renamed_columns",
                 old,
                 "critical",
-                f"`{old}` is missing and `{new}` is new: looks renamed (same type, {match}); "
-                f"`{old}` is left out of this run until the data or the config is fixed",
+                f"{how}; `{old}` is left out of this run until the data or the config is fixed",
                 val_sim,
                 None,
             )
@@ -695,6 +754,18 @@ def _check_schema(
     return schema, kinds, coercions, out
 
 
+def _wrong_delimiter(columns: list, expected: set) -> Optional[tuple[str, str]]:
+    """(header, separator) when a column name is really several expected names glued by a separator."""
+    if len(columns) > 3:
+        return None
+    for name in columns:
+        for sep in (";", "|", "\t", ",", ":"):
+            pieces = {p.strip().strip('"').strip("'") for p in str(name).split(sep)}
+            if len(pieces) >= 2 and len(pieces & expected) >= 2:
+                return str(name), sep
+    return None
+
+
 def _role(col: str, model: ModelConfig) -> str:
     return {
         model.prediction: "prediction",
@@ -716,122 +787,147 @@ def _check_values(
     coerced: set[str],
     config: QualityConfig,
 ) -> tuple[dict, dict, list[Finding]]:
-    n, n_ref = len(current), len(reference)
     columns: dict[str, dict] = {}
     usable: dict[str, str] = {}
     out: list[Finding] = []
-    k = config.examples
     for col, fkind in features.items():
-        info: dict[str, Any] = {
-            "kind": fkind,
-            "dtype": str(current[col].dtype) if col in current.columns else None,
-            "dtype_reference": str(reference[col].dtype) if col in reference.columns else None,
-            "null_rate": None,
-            "null_rate_reference": None,
-            "out_of_range_share": None,
-            "unseen_share": None,
-            "unseen_examples": [],
-            "usable": False,
-        }
-        columns[col] = info
-        if col not in current.columns:
-            info["note"] = "missing"
-            continue
-        rk, ck = kinds.get(col, (None, None))
-        ref = reference[col] if col in reference.columns else None
-        if ref is not None and n_ref:
-            info["null_rate_reference"] = float(ref.isna().mean())
-        if n == 0:
-            info["usable"] = True
-            usable[col] = fkind
-            continue
-        cur = col_of(col)
-        null_rate = float(cur.isna().mean())  # after conversion: unparseable values count as nulls
-        info["null_rate"] = null_rate
-        ref_null = info["null_rate_reference"]
+        try:
+            _check_column(col, fkind, current, reference, col_of, kinds, coerced, config, columns, usable, out)
+        except Exception as exc:  # noqa: BLE001 - one unreadable column must not sink the others
+            columns.setdefault(col, {})["note"] = f"could not be checked: {type(exc).__name__}"
+            columns[col]["usable"] = False
+            usable.pop(col, None)
+            out.append(
+                Finding("values", col, "warning", f"`{col}` could not be checked ({_why(exc)}), so it is left out of this run")
+            )
+    return columns, usable, out
 
-        # Null rate against the reference (or, with no reference, only an all-null column).
-        increase = null_rate - (ref_null if ref_null is not None else 0.0)
-        if null_rate == 1.0 or (ref_null is not None and increase > config.null_rate_tolerance):
-            critical = null_rate == 1.0 or increase >= config.null_rate_critical
-            against = f"vs {_pct(ref_null)} in training" if ref_null is not None else "(no reference to compare)"
-            head = f"`{col}`: all {_rows(n)} are null today" if null_rate == 1.0 else f"`{col}`: {_pct(null_rate)} nulls today"
+
+def _check_column(
+    col: str,
+    fkind: str,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    col_of: Any,
+    kinds: dict[str, tuple[str, str]],
+    coerced: set[str],
+    config: QualityConfig,
+    columns: dict,
+    usable: dict,
+    out: list,
+) -> None:
+    """Null rate, range and categories of one feature; fills `columns`, `usable` and `out`."""
+    n, n_ref = len(current), len(reference)
+    k = config.examples
+    info: dict[str, Any] = {
+        "kind": fkind,
+        "dtype": str(current[col].dtype) if col in current.columns else None,
+        "dtype_reference": str(reference[col].dtype) if col in reference.columns else None,
+        "null_rate": None,
+        "null_rate_reference": None,
+        "out_of_range_share": None,
+        "unseen_share": None,
+        "unseen_examples": [],
+        "usable": False,
+    }
+    columns[col] = info
+    if col not in current.columns:
+        info["note"] = "missing"
+        return
+    rk, ck = kinds.get(col, (None, None))
+    ref = reference[col] if col in reference.columns else None
+    if ref is not None and n_ref:
+        info["null_rate_reference"] = float(ref.isna().mean())
+    if n == 0:
+        info["usable"] = True
+        usable[col] = fkind
+        return
+    cur = col_of(col)
+    null_rate = float(cur.isna().mean())  # after conversion: unparseable values count as nulls
+    info["null_rate"] = null_rate
+    ref_null = info["null_rate_reference"]
+
+    # Null rate against the reference (or, with no reference, only an all-null column).
+    increase = null_rate - (ref_null if ref_null is not None else 0.0)
+    if null_rate == 1.0 or (ref_null is not None and increase > config.null_rate_tolerance):
+        critical = null_rate == 1.0 or increase >= config.null_rate_critical
+        against = f"vs {_pct(ref_null)} in training" if ref_null is not None else "(no reference to compare)"
+        head = f"`{col}`: all {_rows(n)} are null today" if null_rate == 1.0 else f"`{col}`: {_pct(null_rate)} nulls today"
+        out.append(
+            Finding(
+                "null_rate",
+                col,
+                "critical" if critical else "warning",
+                f"{head} {against}",
+                null_rate,
+                (ref_null or 0.0) + config.null_rate_tolerance,
+            )
+        )
+
+    type_ok = rk is None or _compatible(rk, ck) or col in coerced
+    if null_rate == 1.0:
+        info["note"] = "all null"
+    elif ref is not None and n_ref and ref.notna().sum() == 0:
+        info["note"] = "all null in the reference"
+    elif not type_ok:
+        info["note"] = "type changed"
+    else:
+        info["usable"] = True
+        usable[col] = fkind
+    if ref is None or n_ref == 0 or null_rate == 1.0 or not type_ok:
+        return
+
+    values = cur.dropna()
+    if fkind == "numerical" and pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        rv = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        rv = rv[np.isfinite(rv)]
+        if len(rv) == 0 or len(values) == 0:
+            return
+        lo, hi = float(rv.min()), float(rv.max())
+        x = values.to_numpy(dtype=float, na_value=np.nan)
+        outside = (x < lo) | (x > hi)  # +-inf count as outside
+        share = float(outside.mean())
+        info["out_of_range_share"] = share
+        info["reference_range"] = [lo, hi]
+        if share > config.out_of_range_share:
+            below, above = int((x < lo).sum()), int((x > hi).sum())
+            extreme = []
+            if below:
+                extreme.append(f"min today {_num(float(np.min(x)))}")
+            if above:
+                extreme.append(f"max today {_num(float(np.max(x)))}")
             out.append(
                 Finding(
-                    "null_rate",
+                    "out_of_range",
                     col,
-                    "critical" if critical else "warning",
-                    f"{head} {against}",
-                    null_rate,
-                    (ref_null or 0.0) + config.null_rate_tolerance,
+                    "critical" if share >= config.out_of_range_critical else "warning",
+                    f"`{col}`: {_pct(share)} of values outside the training range "
+                    f"[{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})",
+                    share,
+                    config.out_of_range_share,
                 )
             )
-
-        type_ok = rk is None or _compatible(rk, ck) or col in coerced
-        if null_rate == 1.0:
-            info["note"] = "all null"
-        elif ref is not None and n_ref and ref.notna().sum() == 0:
-            info["note"] = "all null in the reference"
-        elif not type_ok:
-            info["note"] = "type changed"
-        else:
-            info["usable"] = True
-            usable[col] = fkind
-        if ref is None or n_ref == 0 or null_rate == 1.0 or not type_ok:
-            continue
-
-        values = cur.dropna()
-        if fkind == "numerical" and pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-            rv = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            rv = rv[np.isfinite(rv)]
-            if len(rv) == 0 or len(values) == 0:
-                continue
-            lo, hi = float(rv.min()), float(rv.max())
-            x = values.to_numpy(dtype=float, na_value=np.nan)
-            outside = (x < lo) | (x > hi)  # +-inf count as outside
-            share = float(outside.mean())
-            info["out_of_range_share"] = share
-            info["reference_range"] = [lo, hi]
-            if share > config.out_of_range_share:
-                below, above = int((x < lo).sum()), int((x > hi).sum())
-                extreme = []
-                if below:
-                    extreme.append(f"min today {_num(float(np.min(x)))}")
-                if above:
-                    extreme.append(f"max today {_num(float(np.max(x)))}")
-                out.append(
-                    Finding(
-                        "out_of_range",
-                        col,
-                        "critical" if share >= config.out_of_range_critical else "warning",
-                        f"`{col}`: {_pct(share)} of values outside the training range "
-                        f"[{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})",
-                        share,
-                        config.out_of_range_share,
-                    )
+    elif fkind == "categorical" and len(values):
+        seen = pd.unique(ref.dropna())
+        unseen_mask = ~values.isin(seen)
+        share = float(unseen_mask.mean())
+        info["unseen_share"] = share
+        if share > 0:
+            top = values[unseen_mask].value_counts().index[:k]
+            info["unseen_examples"] = [_plain(v) for v in top]
+        if share > config.unseen_category_share:
+            n_unseen = int(unseen_mask.sum())
+            out.append(
+                Finding(
+                    "unseen_categories",
+                    col,
+                    "critical" if share >= config.unseen_category_critical else "warning",
+                    f"`{col}`: {_pct(share)} of values ({_rows(n_unseen)}) are categories never seen in training, "
+                    f"e.g. {_examples(info['unseen_examples'], k)}",
+                    share,
+                    config.unseen_category_share,
                 )
-        elif fkind == "categorical" and len(values):
-            seen = pd.unique(ref.dropna())
-            unseen_mask = ~values.isin(seen)
-            share = float(unseen_mask.mean())
-            info["unseen_share"] = share
-            if share > 0:
-                top = values[unseen_mask].value_counts().index[:k]
-                info["unseen_examples"] = [_plain(v) for v in top]
-            if share > config.unseen_category_share:
-                n_unseen = int(unseen_mask.sum())
-                out.append(
-                    Finding(
-                        "unseen_categories",
-                        col,
-                        "critical" if share >= config.unseen_category_critical else "warning",
-                        f"`{col}`: {_pct(share)} of values ({_rows(n_unseen)}) are categories never seen in training, "
-                        f"e.g. {_examples(info['unseen_examples'], k)}",
-                        share,
-                        config.unseen_category_share,
-                    )
-                )
-    return columns, usable, out
+            )
 
 
 # --------------------------------------------------------------------------- ids and timestamps
@@ -1127,7 +1223,7 @@ def _check_predictions(
                     )
                 )
     elif model.task == "multiclass_classification" and ref_mix is not None:
-        classes = cur_mix.index.union(ref_mix.index)
+        classes = pd.Index(list(dict.fromkeys([*cur_mix.index, *ref_mix.index])), dtype=object)
         a = cur_mix.reindex(classes, fill_value=0.0)
         b = ref_mix.reindex(classes, fill_value=0.0)
         tv = float(0.5 * np.abs(a - b).sum())
