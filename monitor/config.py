@@ -120,6 +120,7 @@ DRIFT_METHODS: tuple[str, ...] = (
     "ks",
     "wasserstein",
     "psi",
+    "psi_quantile",
     "jensenshannon",
     "chisquare",
     "z",
@@ -153,7 +154,7 @@ class DriftConfig(_Model):
     # at large n a p-value alone flags differences too small to matter.
     min_effect: float = Field(0.05, ge=0, le=1)
     features: dict[str, DriftOverride] = Field(default_factory=dict)
-    psi_bins: int = Field(10, ge=2, le=1000)  # bins of the reference-quantile PSI ("psi_quantile" in the result)
+    psi_bins: int = Field(10, ge=2, le=1000)  # reference-quantile bins of method "psi_quantile" (fixed in the profile)
     cache_profile: bool = True
     workers: int = Field(2, ge=1, le=64)  # columns processed at once (memory grows with this, not with columns)
 
