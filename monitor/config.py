@@ -248,10 +248,25 @@ class PerformanceConfig(_Model):
 
 class Guardrail(_Model):
     column: str
-    stat: str = "mean"  # mean | median | p50 | p90 | p95 | p99 | max | min | sum
+    stat: str = "mean"  # mean | median | min | max | sum | pNN (p50, p90, p95, p99, p99.9 ...)
     max: Optional[float] = None
     min: Optional[float] = None
     name: Optional[str] = None
+
+    @field_validator("stat")
+    @classmethod
+    def _known_stat(cls, v: str) -> str:
+        if v not in ("mean", "median", "min", "max", "sum") and not re.fullmatch(r"p\d{1,2}(\.\d+)?", v):
+            raise ValueError(f"unknown guardrail stat {v!r}: use mean, median, min, max, sum or a percentile such as p95")
+        return v
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "Guardrail":
+        if self.min is None and self.max is None:
+            raise ValueError(f"guardrail on {self.column!r} needs a `min` or a `max` bound")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"guardrail on {self.column!r}: min {self.min} is above max {self.max}")
+        return self
 
 
 class BusinessConfig(_Model):
