@@ -171,13 +171,8 @@ def check_quality(
 
     (schema, kinds, coercions), found = _guard("schema", schema_stage, ({}, {}, {}))
     findings += found
-    converted: dict[str, pd.Series] = {}
-    for col, to in list(coercions.items()) if n else []:
-        try:
-            converted[col] = _convert(current[col], to)
-        except Exception:  # noqa: BLE001 - not convertible after all: the column is left out
-            coercions.pop(col)
-            kinds[col] = ("unconvertible", "unconvertible-current")
+    converted = {col: series for col, (_, series) in coercions.items()}
+    coercions = {col: to for col, (to, _) in coercions.items()}
 
     def col_of(name: str) -> pd.Series:
         return converted[name] if name in converted else current[name]
@@ -333,13 +328,14 @@ def _check_arrival(partitions: list[dict], n: int) -> tuple[dict, list[Finding]]
     if missing:
         uris = [p.get("uri") for p in partitions if not p.get("found")]
         where = f" (looked for {uris[0]})" if len(missing) == 1 and uris[0] else ""
+        days = list(dict.fromkeys(missing))  # several sources can share a date
+        what = "partition missing" if len(missing) == 1 else f"{len(missing)} partitions missing"
         out.append(
             Finding(
                 "arrival",
                 "partition_missing",
                 "critical",
-                f"No data arrived for {_dates(missing)}: {'partition' if len(missing) == 1 else 'partitions'} "
-                f"missing{where}",
+                f"No data arrived for {_dates(days)}: {what}{where}",
                 len(missing),
                 0,
             )
@@ -350,7 +346,7 @@ def _check_arrival(partitions: list[dict], n: int) -> tuple[dict, list[Finding]]
                 "arrival",
                 "partition_empty",
                 "critical",
-                f"The partition for {_dates(empty)} arrived empty (0 rows)",
+                f"The partition for {_dates(list(dict.fromkeys(empty)))} arrived empty (0 rows)",
                 len(empty),
                 0,
             )
@@ -517,9 +513,7 @@ def _compatible(ref: str, cur: str) -> bool:
 
 def _convert(s: pd.Series, to: str) -> pd.Series:
     if to == "numeric":
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            s = s.astype("string").str.strip()
-        return pd.to_numeric(s, errors="coerce")
+        return pd.to_numeric(s, errors="coerce")  # tolerates surrounding whitespace
     if to == "datetime":
         return pd.to_datetime(s, errors="coerce", format="mixed")
     if to == "string":
@@ -565,24 +559,31 @@ def _sample(s: pd.Series, k: int) -> pd.Series:
     return s
 
 
-def _value_similarity(ref: pd.Series, cur: pd.Series, kind: str) -> tuple[Optional[float], float]:
-    """(similarity, noise): 1 - KS distance for numbers, Jaccard of value sets otherwise, less the
-    null-rate gap (None if unknowable); `noise` is how far from 1 two samples of one column may land."""
-    r, c = _sample(ref, _RENAME_SAMPLE), _sample(cur, _RENAME_SAMPLE)
-    if len(r) == 0 or len(c) == 0:
-        return None, 0.0
-    null_gap = abs(float(ref.isna().mean()) - float(cur.isna().mean()))
+def _summary(s: pd.Series, kind: str) -> tuple[Any, float]:
+    """What rename matching compares: a sorted sample of numbers (or the set of values) and the null rate."""
+    sample = _sample(s, _RENAME_SAMPLE)
+    null_rate = float(s.isna().mean()) if len(s) else 0.0
     if kind in ("numeric", "bool"):
-        a = np.sort(r.to_numpy(dtype=float))
-        b = np.sort(c.to_numpy(dtype=float))
+        return np.sort(sample.to_numpy(dtype=float)), null_rate
+    return set(pd.unique(sample.astype(str))), null_rate
+
+
+def _value_similarity(ref: tuple[Any, float], cur: tuple[Any, float]) -> tuple[Optional[float], float]:
+    """(similarity, noise) of two `_summary`s: 1 - KS distance for numbers, Jaccard of value sets
+    otherwise, less the null-rate gap (None if unknowable); `noise` is how far from 1 two samples
+    of one column may land."""
+    (a, ref_null), (b, cur_null) = ref, cur
+    if len(a) == 0 or len(b) == 0 or isinstance(a, set) != isinstance(b, set):
+        return None, 0.0
+    null_gap = abs(ref_null - cur_null)
+    if isinstance(a, np.ndarray):
         grid = np.concatenate([a, b])
         ks = np.max(np.abs(np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b)))
         sim = 1.0 - float(ks)
         # The two-sample KS critical value at alpha = 0.01, floored at 0.05 for large samples.
         noise = min(0.2, max(0.05, 1.63 * math.sqrt((len(a) + len(b)) / (len(a) * len(b)))))
     else:
-        ra, ca = set(pd.unique(r.astype(str))), set(pd.unique(c.astype(str)))
-        sim = len(ra & ca) / len(ra | ca)
+        sim = len(a & b) / len(a | b)
         noise = 0.05
     return max(0.0, sim - null_gap), noise
 
@@ -599,13 +600,16 @@ def _check_schema(
     features: dict[str, str],
     config: QualityConfig,
 ) -> tuple[dict, dict, dict, list[Finding]]:
-    """Schema against the reference; returns (section, kinds per feature, coercions, findings)."""
+    """Schema against the reference; returns (section, kinds per feature, coercions, findings),
+    coercions mapping a retyped-but-parseable column to (target type, converted values)."""
     schema: dict[str, Any] = {"missing": [], "added": [], "renamed": [], "type_changed": []}
     kinds: dict[str, tuple[str, str]] = {}
-    coercions: dict[str, str] = {}
+    coercions: dict[str, tuple[str, pd.Series]] = {}
     out: list[Finding] = []
-    if len(current.columns) == 0:
-        schema["skipped"] = "the current window has no columns (see arrival)"
+    if len(current) == 0:
+        # Nothing arrived (the reader may hand over an empty frame of any shape): the
+        # arrival finding says so, and column-by-column findings would only be noise.
+        schema["skipped"] = "no rows in the window (see arrival)"
         return schema, kinds, coercions, out
 
     model_cols = [c for c in (model.prediction, model.score, model.id, model.timestamp) if c]
@@ -639,21 +643,35 @@ def _check_schema(
     # Renamed: a missing reference column and an added one of compatible type whose
     # name is close, or whose values match closely enough to be the same column.
     pairs: list[tuple[float, str, str, float, Optional[float]]] = []
+    value_only: list[tuple[float, str, str, float, Optional[float]]] = []
     if config.is_on("renamed_columns"):
+        cur_kinds = {new: _kind(current[new]) for new in added}
+        cur_summaries: dict[tuple[str, str], tuple[Any, float]] = {}
         for old in missing:
             if old not in reference.columns:
                 continue
             rk = _kind(reference[old])
+            ref_summary = _summary(reference[old], rk)
             for new in added:
-                ck = _kind(current[new])
+                ck = cur_kinds[new]
                 if not _compatible(rk, ck):
                     continue
                 name_sim = _name_similarity(old, new)
-                val_sim, noise = _value_similarity(reference[old], current[new], rk)
+                if (new, rk) not in cur_summaries:
+                    cur_summaries[(new, rk)] = _summary(current[new], rk)
+                val_sim, noise = _value_similarity(ref_summary, cur_summaries[(new, rk)])
                 by_name = name_sim >= config.rename_similarity and (val_sim is None or val_sim >= 0.5)
                 by_values = val_sim is not None and val_sim >= 1 - noise and _distinctive(reference[old])
-                if by_name or by_values:
+                if by_name:
                     pairs.append((name_sim + (val_sim or 0.0), old, new, name_sim, val_sim))
+                elif by_values:
+                    value_only.append((name_sim + (val_sim or 0.0), old, new, name_sim, val_sim))
+    # Values alone are evidence only when they single out one pair: two columns over the
+    # same categories match each other's renamed copies equally well.
+    for pair in value_only:
+        _, old, new, _, _ = pair
+        if sum(1 for p in value_only if p[1] == old or p[2] == new) == 1:
+            pairs.append(pair)
     renamed: list[tuple[str, str, float, Optional[float]]] = []
     taken: set[str] = set()
     for _, old, new, name_sim, val_sim in sorted(pairs, reverse=True):
@@ -719,16 +737,19 @@ def _check_schema(
             continue
         was, now = _describe(reference[col], rk), _describe(current[col], ck)
         to = _coercion(rk, ck)
-        parsed_share = None
+        parsed_share, converted = None, None
         if to is not None and len(current):
             nonnull = int(current[col].notna().sum())
-            parsed = int(_convert(current[col], to).notna().sum())
-            parsed_share = parsed / nonnull if nonnull else None
+            try:
+                converted = _convert(current[col], to)
+                parsed_share = int(converted.notna().sum()) / nonnull if nonnull else None
+            except (TypeError, ValueError, OverflowError):
+                parsed_share = None  # not convertible after all: the column is left out
         entry = {"column": col, "reference": was, "current": now, "dtype_reference": str(reference[col].dtype),
                  "dtype": str(current[col].dtype), "parsed_share": parsed_share}
         schema["type_changed"].append(entry)
         if parsed_share is not None and parsed_share >= config.coerce_min_share:
-            coercions[col] = to
+            coercions[col] = (to, converted)
             tail = f"{_pct(parsed_share)} parse as {was}, so it is checked as {was}"
             if parsed_share < 1:
                 tail += f" (the other {_pct(1 - parsed_share)} count as nulls)"

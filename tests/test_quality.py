@@ -404,6 +404,19 @@ def test_empty_current_with_columns():
     result = run(make_frame(0), partitions=partitions(rows=0))
     assert [f.check for f in result.findings] == ["arrival"]
     assert result.volume["skipped"]
+    # the reader's stand-in for "nothing arrived": an empty frame shaped like the reference
+    result = run(REFERENCE.iloc[0:0].copy(), partitions=partitions(found=False, rows=None))
+    assert [f.check for f in result.findings] == ["arrival"]
+
+
+def test_missing_partitions_over_several_days_and_sources():
+    parts = [
+        {"date": d, "uri": f"s3://{src}/dt={d}/", "found": False, "rows": None, "error": None}
+        for d in ("2024-04-29", "2024-04-30")
+        for src in ("eu", "us")
+    ] + partitions(rows=200)
+    f = one(run(make_frame(200), partitions=parts, window_start=DAY - dt.timedelta(days=2)), "arrival")
+    assert f.message == "No data arrived for 2024-04-29, 2024-04-30: 4 partitions missing"
 
 
 # ----------------------------------------------------------------------------- switches and config
@@ -528,3 +541,14 @@ def test_garbage_in_never_crashes_and_stays_json(seed, n_cur, n_ref, cur_kinds, 
         # the section guards are for the unforeseen: none of these data types may need them
         assert "could not run" not in f.message and "could not be checked" not in f.message, f.message
     assert set(result.usable_columns) <= set(FEATURES)
+
+
+def test_values_alone_do_not_pick_between_lookalike_columns():
+    rng = np.random.default_rng(5)
+    cats = [f"c{j}" for j in range(12)]
+    ref = REFERENCE.assign(seg_a=rng.choice(cats, 400), seg_b=rng.choice(cats, 400))
+    cur = make_frame(200).assign(q1=rng.choice(cats, 200), q2=rng.choice(cats, 200))
+    feats = {**FEATURES, "seg_a": "categorical", "seg_b": "categorical"}
+    result = run(cur, ref, features=feats)
+    assert result.schema["renamed"] == []  # ambiguous: reported as missing + added instead
+    assert sorted(result.schema["missing"]) == ["seg_a", "seg_b"] and result.schema["added"] == ["q1", "q2"]
