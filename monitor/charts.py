@@ -79,7 +79,7 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
     """Training vs today for one column, from a drift result's `histogram` dict.
 
     Numerical: {"edges": [k+1], "reference": [k shares], "current": [k shares]} drawn
-    as two step outlines. Categorical: {"categories": [k], "reference", "current"}
+    as two step outlines of the density (share / bin width, so quantile bins read right). Categorical: {"categories": [k], "reference", "current"}
     drawn as paired bars (the top `max_categories` by combined share). Returns None
     when the dict has nothing drawable, so callers can just skip the chart.
     """
@@ -93,10 +93,20 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
             return None
         k = len(edges_f) - 1
         ref, cur = _shares(histogram.get("reference"), k), _shares(histogram.get("current"), k)
+        widths = [b - a for a, b in zip(edges_f, edges_f[1:])]
+        if any(w <= 0 for w in widths):
+            return None
+        # edges are often reference quantiles (unequal widths): draw density, not share per bin
+        ref = [r / w for r, w in zip(ref, widths)]
+        cur = [c / w for c, w in zip(cur, widths)]
         fig = _figure(width, height)
-        ax = fig.add_axes((0.09, 0.17, 0.89, 0.68))
+        ax = fig.add_axes((0.04, 0.17, 0.93, 0.68))
         ax.stairs(ref, edges_f, fill=True, color=REFERENCE_COLOR, alpha=0.45, label="training")
         ax.stairs(cur, edges_f, color=CURRENT_COLOR, linewidth=1.6, label="today")
+        inner = sorted(widths)[len(widths) // 2]
+        if k >= 3:  # a long, thin tail bin would squash the body of the distribution
+            ax.set_xlim(max(edges_f[0], edges_f[1] - 2 * inner), min(edges_f[-1], edges_f[-2] + 2 * inner))
+        ax.xaxis.set_major_formatter(_compact_formatter())
     elif cats:
         k = len(cats)
         ref, cur = _shares(histogram.get("reference"), k), _shares(histogram.get("current"), k)
@@ -112,10 +122,27 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
     else:
         return None
     _style(ax)
-    ax.yaxis.set_major_formatter(_percent_formatter())
+    if cats and not edges:
+        ax.yaxis.set_major_formatter(_percent_formatter())
+    else:  # density has no unit worth reading: keep the grid, drop the labels
+        ax.tick_params(axis="y", left=False, labelleft=False)
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, handlelength=1.2,
               borderaxespad=0.2)
     return _png(fig)
+
+
+def _compact_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v, _pos):
+        a = abs(v)
+        if a >= 1e6:
+            return f"{v / 1e6:g}M"
+        if a >= 1e3:
+            return f"{v / 1e3:g}k"
+        return f"{v:g}"
+
+    return FuncFormatter(fmt)
 
 
 def _percent_formatter():

@@ -49,7 +49,7 @@ _METHOD_NAMES = {
     "jensenshannon": "Jensen-Shannon", "js": "Jensen-Shannon", "kl_div": "KL divergence", "hellinger": "Hellinger",
     "z": "z-test", "ztest": "z-test", "fisher_exact": "Fisher exact", "g_test": "G-test", "tvd": "TVD",
     "energy": "energy distance", "anderson": "Anderson-Darling", "cramer_von_mises": "Cram\u00e9r-von Mises",
-    "empirical_mmd": "MMD", "t_test": "t-test", "mannw": "Mann-Whitney",
+    "empirical_mmd": "MMD", "t_test": "t-test", "mannw": "Mann-Whitney", "cbpe": "CBPE", "dle": "DLE",
 }
 
 
@@ -127,7 +127,7 @@ def fmt_p(x: Any) -> str:
     f = _num(x)
     if f is None:
         return "\u2013"
-    if f < 1e-4:
+    if f < 1e-3:
         return f"{f:.0e}" if f > 0 else "<1e-300"
     return f"{f:.3f}" if f < 0.1 else f"{f:.2f}"
 
@@ -180,18 +180,72 @@ def _badness(metric: str, info: Mapping, overall: Mapping) -> float:
     return -delta if hib else delta
 
 
+# --------------------------------------------------------------------------- business money, either shape
+
+
+def _money_facts(metrics: Mapping) -> Optional[dict]:
+    """Normalise the business money block to {framing, actual, expected, delta, worse, per_day, currency}.
+
+    Accepts `business.cost` {actual, expected_at_baseline, delta (+ = more cost)} and the
+    business stage's `business.money` {value, expected_at_baseline_rate, change, direction}
+    where money is signed (negative = cost). A net cost is shown as a positive cost.
+    """
+    b = _d(metrics.get("business"))
+    cur = str(b.get("currency") or "$")
+    cost = _d(b.get("cost"))
+    if cost and any(_num(cost.get(k)) is not None for k in ("actual", "expected_at_baseline", "delta")):
+        actual, expected, delta = _num(cost.get("actual")), _num(cost.get("expected_at_baseline")), _num(cost.get("delta"))
+        if delta is None and actual is not None and expected is not None:
+            delta = actual - expected
+        return {"framing": "cost", "actual": actual, "expected": expected, "delta": delta, "worse": (delta or 0) > 0,
+                "per_day": _num(cost.get("per_day")), "currency": str(cost.get("currency") or cur)}
+    money = _d(b.get("money"))
+    value = _num(money.get("value"))
+    if value is None or money.get("labelled") == 0:  # no labels yet: no money figure to show
+        return None
+    expected = _num(money.get("expected_at_baseline_rate", money.get("expected_at_baseline")))
+    change = _num(money.get("change"))
+    if change is None and expected is not None:
+        change = value - expected
+    worse = money.get("direction") == "worse" if money.get("direction") in ("worse", "better") else (change or 0) < 0
+    if value <= 0 and (expected is None or expected <= 0):  # a cost: show it as a positive amount
+        neg = lambda x: None if x is None else -x  # noqa: E731
+        return {"framing": "cost", "actual": -value, "expected": neg(expected), "delta": neg(change), "worse": worse,
+                "per_day": neg(_num(money.get("per_day"))), "currency": cur}
+    return {"framing": "value", "actual": value, "expected": expected, "delta": change, "worse": worse,
+            "per_day": _num(money.get("per_day")), "currency": cur}
+
+
+def _breached(g: Mapping) -> bool:
+    return g.get("breached") is True or str(g.get("status") or "").lower() in ("breached", "violated", "fail", "failed")
+
+
+def _model_output_drift(drift: Mapping) -> list[tuple[str, dict]]:
+    """(label, result) for prediction and target drift: one result, or one per column."""
+    out = []
+    for role in ("prediction", "target"):
+        v = drift.get(role)
+        if not isinstance(v, dict):
+            continue
+        if "drifted" in v or "method" in v or "statistic" in v:
+            out.append((role, v))
+        else:
+            out += [(f"{role} {col}", r) for col, r in v.items() if isinstance(r, dict)]
+    return out
+
+
 # --------------------------------------------------------------------------- subject
 
 
-def _worst_cohort(metrics: Mapping) -> Optional[tuple[dict, str, dict]]:
-    """The regressed cohort metric that is furthest below its baseline: (cohort, metric, info)."""
+def _worst_cohort(metrics: Mapping, metric: Optional[str] = None) -> Optional[tuple[dict, str, dict]]:
+    """The regressed cohort metric (of `metric`, if given) furthest below its baseline: (cohort, metric, info)."""
     overall = _d(_d(metrics.get("performance")).get("overall"))
     best: Optional[tuple[float, dict, str, dict]] = None
     for c in _l(metrics.get("cohorts")):
         if not isinstance(c, dict):
             continue
         for m, info in _d(c.get("metrics")).items():
-            if isinstance(info, dict) and info.get("regressed"):
+            if isinstance(info, dict) and info.get("regressed") and (metric is None or m == metric):
                 bad = _badness(m, info, overall)
                 if best is None or bad > best[0]:
                     best = (bad, c, m, info)
@@ -228,9 +282,11 @@ def subject_line(metrics: Mapping) -> str:
     if regressed:
         m, info = regressed[0]
         part = f"{metric_name(m)} {_short_delta(info.get('delta'))}".strip()
-        if worst:
-            c, cm, cinfo = worst
-            part += f" (cohort {_one_line(c.get('cohort'), 40)} {_short_delta(cinfo.get('delta'))})"
+        same = _worst_cohort(metrics, m)
+        if same or worst:
+            c, cm, cinfo = same or worst
+            what = "" if cm == m else f" {metric_name(cm)}"
+            part += f" (cohort {_one_line(c.get('cohort'), 40)}{what} {_short_delta(cinfo.get('delta'))})"
         parts.append(part)
     elif worst:
         c, cm, cinfo = worst
@@ -239,15 +295,16 @@ def subject_line(metrics: Mapping) -> str:
     n_drifted = drift.get("n_drifted")
     if n_drifted is None and drift.get("features"):
         n_drifted = sum(1 for f in _d(drift.get("features")).values() if isinstance(f, dict) and f.get("drifted"))
-    pred = " + prediction" if _d(drift.get("prediction")).get("drifted") else ""
+    outputs = {label.split(" ")[0] for label, r in _model_output_drift(drift) if r.get("drifted")}
+    pred = " + prediction" if "prediction" in outputs else ""
     if isinstance(n_drifted, int) and n_drifted > 0:
         parts.append(f"{n_drifted} feature{'s' if n_drifted != 1 else ''}{pred} drifted")
     elif pred:
         parts.append("prediction drifted")
-    cost = _d(_d(metrics.get("business")).get("cost"))
-    if (_num(cost.get("delta")) or 0) > 0:
-        parts.append(f"cost {fmt_money(cost.get('delta'), str(cost.get('currency') or '$'), signed=True)}")
-    breached = [g for g in _l(_d(metrics.get("business")).get("guardrails")) if isinstance(g, dict) and g.get("breached")]
+    money = _money_facts(metrics)
+    if money and money["worse"] and money["delta"] is not None:
+        parts.append(f"{money['framing']} {fmt_money(money['delta'], money['currency'], signed=True)}")
+    breached = [g for g in _l(_d(metrics.get("business")).get("guardrails")) if isinstance(g, dict) and _breached(g)]
     if breached:
         parts.append(f"{len(breached)} guardrail{'s' if len(breached) != 1 else ''} breached")
     n_quality = sum(1 for a in alerts if a.get("kind") in ("quality", "volume"))
@@ -300,9 +357,9 @@ def _alert_rows(metrics: Mapping, history: Sequence[Mapping]) -> tuple[list[dict
             "since": since, "runs": runs, "known_since": not a.get("new", True) and bool(history),
         }
         (new if a.get("new", True) else ongoing).append(row)
-    resolved = [
+    resolved = [  # what it was, briefly: the details are in the previous report
         {"kind": str(a.get("kind") or ""), "subject": str(a.get("subject") or ""),
-         "severity": str(a.get("severity") or "warning"), "message": str(a.get("message") or "")}
+         "severity": str(a.get("severity") or "warning"), "message": _one_line(a.get("message"), 110)}
         for a in _l(metrics.get("resolved")) if isinstance(a, dict)
     ]
     key = lambda r: (sev_order.get(r["severity"], 2), r["kind"], r["subject"])  # noqa: E731
@@ -329,9 +386,9 @@ def _performance(metrics: Mapping) -> Optional[dict]:
     if not isinstance(perf, dict):
         return None
     overall = _d(perf.get("overall"))
-    rows = [_metric_row(m, i, overall) for m, i in overall.items() if isinstance(i, dict)]
+    rows = [_metric_row(m, i, overall) for m, i in overall.items() if isinstance(i, dict) and _num(i.get("value")) is not None]
     estimated = [
-        {"name": metric_name(m), "value": fmt_num(i.get("value")), "method": str(i.get("method") or "estimate"),
+        {"name": metric_name(m), "value": fmt_num(i.get("value")), "method": method_name(i.get("method") or "estimate"),
          "ci": (f"{fmt_num(i.get('ci_low'))}\u2013{fmt_num(i.get('ci_high'))}"
                 if _num(i.get("ci_low")) is not None and _num(i.get("ci_high")) is not None else "\u2013"),
          "baseline": fmt_num(_d(overall.get(m)).get("baseline")) if overall.get(m) else "\u2013"}
@@ -340,6 +397,7 @@ def _performance(metrics: Mapping) -> Optional[dict]:
     if not rows and not estimated and perf.get("label_coverage") is None:
         return None
     return {
+        "notes": [str(n) for n in _l(perf.get("notes"))][:5],
         "rows": rows, "estimated": estimated, "any_human": any(r["human"] for r in rows),
         "coverage": fmt_pct(perf.get("label_coverage"), 0) if perf.get("label_coverage") is not None else None,
         "labelled": fmt_int(perf.get("labelled")) if perf.get("labelled") is not None else None,
@@ -366,9 +424,16 @@ def _cohorts(metrics: Mapping, quiet: bool) -> Optional[dict]:
         rows.append(row)
     if quiet and not any(r["regressed"] for r in rows):
         return None
-    rows.sort(key=lambda r: (not r["regressed"], r["too_small"], -r["_bad"]))
+    for r in rows:
+        if r["metric"] and r["metric"]["value"] == "\u2013":
+            r["metric"], r["_bad"] = None, -1e9
+    judged = [r for r in rows if r["metric"]]
+    if not judged:
+        return {"rows": [], "more": 0, "n": len(rows), "n_regressed": 0, "n_small": sum(r["too_small"] for r in rows),
+                "empty": "No cohort has labelled rows yet: cohort performance waits for labels."}
+    rows.sort(key=lambda r: (not r["regressed"], r["metric"] is None, r["too_small"], -r["_bad"]))
     shown = rows[:MAX_COHORT_ROWS]
-    return {"rows": shown, "more": len(rows) - len(shown), "n": len(rows),
+    return {"empty": None, "rows": shown, "more": len(rows) - len(shown), "n": len(rows),
             "n_regressed": sum(r["regressed"] for r in rows), "n_small": sum(r["too_small"] for r in rows)}
 
 
@@ -383,10 +448,9 @@ def _drift(metrics: Mapping, images: dict, charts: bool) -> Optional[dict]:
     rank = {str(k): i for i, k in enumerate(_l(drift.get("ranking")))}
     drifted.sort(key=lambda k: (rank.get(k, len(rank)), -(_num(feats[k].get("effect_size")) or 0.0)))
     entries: list[tuple[str, str, dict]] = []
-    for label, key in (("prediction", "prediction"), ("target", "target")):
-        v = drift.get(key)
-        if isinstance(v, dict) and v.get("drifted"):
-            entries.append((label, key, dict(v, kind="model output" if key == "prediction" else "label")))
+    for label, v in _model_output_drift(drift):
+        if v.get("drifted"):
+            entries.append((label, label, dict(v, kind="model output" if label.startswith("prediction") else "label")))
     entries += [(k, k, feats[k]) for k in drifted]
     rows = []
     for i, (label, _key, v) in enumerate(entries):
@@ -405,12 +469,14 @@ def _drift(metrics: Mapping, images: dict, charts: bool) -> Optional[dict]:
             "p": fmt_p(p) if p is not None else None, "effect": fmt_num(v.get("effect_size")) if v.get("effect_size") is not None else None,
             "note": str(v.get("note") or ""), "cid": cid,
         })
-    prediction = drift.get("prediction") if isinstance(drift.get("prediction"), dict) else None
+    skipped = drift.get("skipped")
+    if isinstance(skipped, dict):
+        skipped = [f"{k} ({v})" if v else str(k) for k, v in skipped.items()]
     return {
+        "skipped": [str(x) for x in _l(skipped)][:20],
         "rows": rows, "n_features": n_features, "n_drifted": n_drifted,
         "share": fmt_pct(drift.get("share_drifted"), 0) if drift.get("share_drifted") is not None else None,
         "dataset_drift": drift.get("dataset_drift"), "n_charts": sum(1 for r in rows if r["cid"]),
-        "prediction_checked": prediction is not None,
     }
 
 
@@ -442,15 +508,16 @@ def _business(metrics: Mapping) -> Optional[dict]:
     b = metrics.get("business")
     if not isinstance(b, dict):
         return None
-    cost = _d(b.get("cost"))
-    cur = str(cost.get("currency") or "$")
-    out: dict[str, Any] = {"cost": None, "guardrails": []}
-    if cost and any(cost.get(k) is not None for k in ("actual", "expected_at_baseline", "delta")):
-        delta = _num(cost.get("delta"))
+    out: dict[str, Any] = {"cost": None, "guardrails": [],
+                           "findings": [str(f.get("message", f)) if isinstance(f, dict) else str(f) for f in _l(b.get("findings"))]}
+    money = _money_facts(metrics)
+    if money:
+        cur = money["currency"]
         out["cost"] = {
-            "actual": fmt_money(cost.get("actual"), cur), "expected": fmt_money(cost.get("expected_at_baseline"), cur),
-            "delta": fmt_money(cost.get("delta"), cur, signed=True), "worse": (delta or 0) > 0,
-            "per_day": fmt_money(cost.get("per_day"), cur) if cost.get("per_day") is not None else None,
+            "framing": money["framing"],
+            "actual": fmt_money(money["actual"], cur), "expected": fmt_money(money["expected"], cur),
+            "delta": fmt_money(money["delta"], cur, signed=True), "worse": money["worse"],
+            "per_day": fmt_money(money["per_day"], cur) if money["per_day"] is not None else None,
         }
     for g in _l(b.get("guardrails")):
         if not isinstance(g, dict):
@@ -459,11 +526,14 @@ def _business(metrics: Mapping) -> Optional[dict]:
         bounds = " and ".join(x for x in (f"\u2265 {fmt_num(lo)}" if lo is not None else "",
                                           f"\u2264 {fmt_num(hi)}" if hi is not None else "") if x)
         out["guardrails"].append({
-            "name": str(g.get("name") or f"{g.get('stat') or ''} {g.get('column') or ''}".strip()),
+            "name": str(g.get("name") or f"{g.get('stat') or ''}({g.get('column') or ''})"),
             "column": str(g.get("column") or ""), "stat": str(g.get("stat") or ""),
-            "value": fmt_num(g.get("value")), "bounds": bounds or "\u2013", "breached": bool(g.get("breached")),
+            "value": fmt_num(g.get("value")), "bounds": bounds or "\u2013", "breached": _breached(g),
+            "baseline": fmt_num(g.get("baseline")) if g.get("baseline") is not None else None,
+            "state": "breached" if _breached(g) else str(g.get("status") or "ok").replace("_", " "),
+            "note": str(g.get("note") or ""),
         })
-    if out["cost"] is None and not out["guardrails"]:
+    if out["cost"] is None and not out["guardrails"] and not out["findings"]:
         return None
     return out
 
@@ -529,14 +599,22 @@ def _failures(metrics: Mapping) -> Optional[dict]:
     rows = [r for r in _l(analysis.get("worst_rows")) if isinstance(r, dict)][:MAX_WORST_ROWS]
     if not rows:
         return None
-    first = ["id", "label", "score", "loss"]
+    rows = [{**{k: v for k, v in r.items() if k != "features"}, **_d(r.get("features"))} for r in rows]
+    first = ["id", "label", "prediction", "score", "loss"]
     cols = [c for c in first if any(c in r for r in rows)]
     for r in rows:
         for c in r:
             if c not in cols and len(cols) < MAX_WORST_COLUMNS:
                 cols.append(str(c))
-    table = [[fmt_num(r.get(c)) if not isinstance(r.get(c), str) else r.get(c) for c in cols] for r in rows]
-    return {"columns": cols, "rows": table, "annotate": analysis.get("to_annotate_uri")}
+    def cell(c: str, v: Any) -> str:
+        if isinstance(v, str):
+            return v
+        if c == "id" and v is not None:
+            return str(v)  # an identifier, not a quantity: no thousands separators
+        return fmt_num(v)
+
+    table = [[cell(c, r.get(c)) for c in cols] for r in rows]
+    return {"columns": cols, "rows": table, "annotate": analysis.get("to_annotate_uri") or _d(metrics.get("links")).get("to_annotate")}
 
 
 def _links(metrics: Mapping) -> list[dict]:
@@ -557,7 +635,7 @@ def _provenance(metrics: Mapping, provenance: Optional[Mapping]) -> dict:
         if not isinstance(i, dict):
             continue
         version = i.get("etag") or i.get("mtime")
-        inputs.append({"uri": str(i.get("uri") or ""), "size": _size(i.get("size")),
+        inputs.append({"role": str(i.get("role") or ""), "uri": str(i.get("uri") or ""), "size": _size(i.get("size")),
                        "version": str(version) if version is not None else "\u2013",
                        "rows": fmt_int(i.get("rows")) if i.get("rows") is not None else "\u2013"})
     rows = _d(metrics.get("rows"))
@@ -585,6 +663,18 @@ def _size(x: Any) -> str:
     return "\u2013"
 
 
+def _stage_errors(metrics: Mapping) -> list[str]:
+    """Stages that raised during the run: the report is partial and says so at the top."""
+    out = []
+    for key in ("errors", "cohort_errors"):
+        for e in _l(metrics.get(key)):
+            if isinstance(e, dict):
+                out.append(f"{e.get('stage') or e.get('cohort') or key}: {e.get('error') or e.get('message') or ''}".strip())
+            elif e:
+                out.append(str(e))
+    return out[:10]
+
+
 def _glance(metrics: Mapping, new: list, ongoing: list, business: Optional[dict]) -> list[dict]:
     """The first screen: what is wrong, for whom, since when, what it costs."""
     out: list[dict] = []
@@ -592,13 +682,31 @@ def _glance(metrics: Mapping, new: list, ongoing: list, business: Optional[dict]
     if not alerts:
         return out
     sev = {"critical": 0, "warning": 1}
-    kinds = {k: i for i, k in enumerate(("no_data", "performance", "cohort", "volume", "quality", "drift", "business"))}
-    top = sorted(alerts, key=lambda a: (sev.get(a["severity"], 2), kinds.get(a["kind"], 9)))
-    if business and business.get("cost"):  # told once, under "what it costs"
-        top = [a for a in top if a["kind"] != "business"] or top
-    what = [a["message"] or f"{a['kind']} {a['subject']}" for a in top[:3]]
-    if len(top) > 3:
-        what.append(f"and {len(top) - 3} more (below)")
+    order = ("no_data", "performance", "cohort", "volume", "quality", "drift", "business")
+    by_kind: dict[str, list[dict]] = {}
+    for a in sorted(alerts, key=lambda a: sev.get(a["severity"], 2)):
+        by_kind.setdefault(a["kind"], []).append(a)
+    if business and business.get("cost") and len(by_kind) > 1:  # told once, under "what it costs"
+        by_kind.pop("business", None)
+    regressed = [m for m, _ in _regressed_overall(metrics)]
+    worst = _worst_cohort(metrics)
+    prefer = {"performance": regressed[0] if regressed else None, "cohort": worst[0].get("cohort") if worst else None}
+    what = []
+    for kind in sorted(by_kind, key=lambda k: (min(sev.get(a["severity"], 2) for a in by_kind[k]),
+                                               order.index(k) if k in order else 9)):
+        group = by_kind[kind]
+        if kind == "drift" and len(group) > 1:
+            names = [a["subject"] for a in group]
+            what.append(f"{len(group)} columns drifted: {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}")
+            continue
+        first = next((a for a in group if prefer.get(kind) and a["subject"] == prefer[kind]), group[0])
+        line = _one_line(first["message"] or f"{kind} {first['subject']}", 140)
+        if len(group) > 1:
+            noun = {"performance": "metric", "cohort": "cohort"}.get(kind, f"{kind} alert")
+            line += f" (and {len(group) - 1} more {noun}{'s' if len(group) > 2 else ''})"
+        what.append(line)
+    if len(what) > 4:
+        what = what[:4] + [f"and {len(what) - 4} more kinds of alert (below)"]
     out.append({"label": "What is wrong", "lines": what})
     worst = _worst_cohort(metrics)
     total = _num(_d(metrics.get("rows")).get("current"))
@@ -624,7 +732,10 @@ def _glance(metrics: Mapping, new: list, ongoing: list, business: Optional[dict]
     cost_lines = []
     if business and business.get("cost"):
         c = business["cost"]
-        cost_lines.append(f"{c['actual']} cost of errors vs {c['expected']} expected at baseline ({c['delta']})")
+        if c["framing"] == "cost":
+            cost_lines.append(f"{c['actual']} cost of errors vs {c['expected']} expected at baseline ({c['delta']})")
+        else:
+            cost_lines.append(f"{c['actual']} net value vs {c['expected']} expected at baseline ({c['delta']})")
     for g in (business or {}).get("guardrails", []):
         if g["breached"]:
             cost_lines.append(f"guardrail {g['name']} = {g['value']} (allowed {g['bounds']})")
@@ -661,6 +772,7 @@ def _view(metrics: Mapping, history: Sequence[Mapping], provenance: Optional[Map
         "failures": None if quiet else _failures(metrics),
         "provenance": _provenance(metrics, provenance),
         "max_charts": MAX_DRIFT_CHARTS,
+        "errors": _stage_errors(metrics),
     }
     return view, images
 
