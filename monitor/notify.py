@@ -190,10 +190,11 @@ def _address(value: str, role: str) -> Address:
 
 
 def build_message(report, *, sender: str, to: list[str], attachments: Optional[dict[str, bytes]] = None,
-                  attach_report: bool = True, date: Optional[dt.datetime] = None) -> EmailMessage:
+                  attach_report: bool = True, date: Optional[dt.datetime] = None, subject_prefix: str = "") -> EmailMessage:
     """The email for a rendered `Report`: text + HTML alternatives, cid images, report.html attached.
 
-    `attachments` adds files by name (a "report.html" entry replaces the default one).
+    `attachments` adds files by name (a "report.html" entry replaces the default one);
+    `subject_prefix` (email.subject_prefix in the config) goes in front of the subject.
     Addresses are validated and every header value is reduced to one line.
     """
     if isinstance(to, str):
@@ -203,7 +204,8 @@ def build_message(report, *, sender: str, to: list[str], attachments: Optional[d
     from_addr = _address(sender, "sender")
     to_addrs = [_address(a, "recipient") for a in to]
     msg = EmailMessage()
-    msg["Subject"] = sanitize_header(report.subject, 250) or "drift monitor report"
+    prefix = sanitize_header(subject_prefix, 60)
+    msg["Subject"] = sanitize_header(f"{prefix} {report.subject}" if prefix else report.subject, 250) or "drift monitor report"
     msg["From"] = from_addr
     msg["To"] = to_addrs
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))

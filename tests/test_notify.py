@@ -84,6 +84,11 @@ def test_header_injection_in_subject_is_neutralised(report):
     assert b"\r\nBcc:" not in raw and b"\nBcc:" not in raw
 
 
+def test_subject_prefix_is_sanitised_too(report):
+    msg = build_message(report, sender="d@example.com", to=["t@example.com"], subject_prefix="[ml-prod]\r\nBcc: x@example.com")
+    assert msg["Subject"] == "[ml-prod] Bcc: x@example.com " + report.subject
+
+
 @pytest.mark.parametrize("bad", ["a@example.com\r\nBcc: victim@example.com", "a@example.com, b@example.com",
                                  "not-an-address", "a@b.com;c@d.com", "", "x@"])
 def test_bad_recipients_are_refused(report, bad):

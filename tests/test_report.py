@@ -226,3 +226,40 @@ def test_autoescape_is_on_for_html_templates():
 
     env = _env()
     assert env.get_template("report.html.j2").render(monitor="<i>x</i>", provenance={}).count("&lt;i&gt;x&lt;/i&gt;") >= 1
+
+
+def test_shapes_the_stages_actually_write(alert, history):
+    """business.money (signed, negative = cost), per-column prediction drift, nested worst-row features,
+    guardrail `status`, stage errors: the shapes monitor/business.py, drift.py, analysis.py and pipeline.py write."""
+    m = copy.deepcopy(alert)
+    m["business"] = {"currency": "$", "money": {"value": -298960.0, "expected_at_baseline_rate": -188800.0, "change": -110160.0,
+                                                "per_day": -298960.0, "labelled": 2000, "direction": "worse"},
+                     "guardrails": [{"name": "p95(latency_ms)", "column": "latency_ms", "stat": "p95", "min": None, "max": 200.0,
+                                     "value": 231.0, "baseline": 141.2, "status": "breached", "note": None}],
+                     "findings": ["money counted on 2,000 labelled rows"]}
+    pred = m["drift"].pop("prediction")
+    m["drift"]["prediction"] = {"y_pred_proba": pred}
+    m["drift"]["target"] = {"repaid": dict(pred, drifted=False)}
+    m["analysis"]["worst_rows"] = [{"id": 27000118, "loss": 3.95, "label": 0, "prediction": 1, "score": 0.98,
+                                    "features": {"age": 51, "region": "<b>north</b>"}}]
+    m["errors"] = [{"stage": "cohorts", "error": "DataError: column 'x' <missing>"}]
+    r = render_report(m, history=history)
+    assert "cost +$110,160" in r.subject and "3 features + prediction drifted" in r.subject
+    text = _visible_text(r.html)
+    assert "$298,960 cost of errors vs $188,800 expected at baseline (+$110,160)" in text
+    assert "guardrail p95(latency_ms) = 231 (allowed \u2264 200)" in text and "breached" in text
+    assert "prediction y_pred_proba" in text and "target repaid" not in text
+    assert "27000118" in text and "27,000,118" not in text and "&lt;b&gt;north&lt;/b&gt;" in r.html
+    assert "Incomplete run" in text and "cohorts: DataError: column 'x' <missing>" in text
+    assert "INCOMPLETE RUN" in r.text and "money counted on 2,000 labelled rows" in r.text
+    # no labels yet: no money figure, no fake "within baseline", no table of empty cohorts
+    m["business"]["money"].update(value=0.0, labelled=0, change=None, expected_at_baseline_rate=None)
+    for info in m["performance"]["overall"].values():
+        info.update(value=None, delta=None, regressed=False)
+    for c in m["cohorts"]:
+        for info in c["metrics"].values():
+            info.update(value=None, delta=None, regressed=False)
+    r = render_report(m, history=history)
+    text = _visible_text(r.html)
+    assert "$0" not in text and "within baseline" not in text and "cost" not in r.subject
+    assert "No labelled rows yet" in text and "No cohort has labelled rows yet" in text
