@@ -92,6 +92,7 @@ class ColumnProfile:
     n_unparsed: int  # non-null text values that pd.to_numeric could not read (counted in n_null too)
     from_text: bool  # numeric column stored as text in the reference: coerced
     integer: bool  # numeric values of an integer dtype (numpy bins integers differently)
+    mixed: bool = False  # numeric: an object column of mixed Python number types, read as float64
     values: Optional[np.ndarray] = None  # numeric: sorted finite float64
     std: Optional[float] = None  # numeric: np.std of the finite values (Evidently's Wasserstein norm)
     n_unique: int = 0  # distinct non-null values (finite, for numeric)
@@ -116,7 +117,7 @@ class ColumnProfile:
 
 
 _ARRAYS = ("values", "run_values", "run_counts", "counts", "chart_edges", "psi_edges")
-_SCALARS = ("name", "kind", "n_rows", "n_null", "n_inf", "n_unparsed", "from_text", "integer", "std", "n_unique")
+_SCALARS = ("name", "kind", "n_rows", "n_null", "n_inf", "n_unparsed", "from_text", "integer", "mixed", "std", "n_unique")
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,6 +226,7 @@ def _fit_column(name: str, kind: str, s: pd.Series, config: DriftConfig) -> Colu
             n_unparsed=num.n_unparsed,
             from_text=num.from_text,
             integer=num.integer,
+            mixed=num.mixed,
             values=values,
             std=std,
             n_unique=int(rv.size),
@@ -261,11 +263,12 @@ class _Numeric:
     n_unparsed: int
     from_text: bool
     integer: bool
+    mixed: bool = False  # an object column of numbers (e.g. ints and floats mixed)
 
 
 def _numeric(s: pd.Series) -> _Numeric:
     """Finite float64 values of a column, with what was dropped and why."""
-    from_text = False
+    from_text = mixed = False
     n_unparsed = 0
     dtype = s.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -274,6 +277,7 @@ def _numeric(s: pd.Series) -> _Numeric:
         # Text or mixed object column: read numbers, count what is not one.
         before = s.notna()
         from_text = bool(before.any()) and not _all_numbers(s[before])
+        mixed = not from_text
         s = pd.to_numeric(s, errors="coerce")
         n_unparsed = int((before & s.isna()).sum())
         dtype = s.dtype
@@ -284,7 +288,7 @@ def _numeric(s: pd.Series) -> _Numeric:
     n_inf = int(x.size - n_nan - int(finite.sum()))
     if n_nan + n_inf:
         x = x[finite]
-    return _Numeric(x, n_nan, n_inf, n_unparsed, from_text, integer)
+    return _Numeric(x, n_nan, n_inf, n_unparsed, from_text, integer, mixed)
 
 
 def _all_numbers(s: pd.Series) -> bool:
@@ -1033,6 +1037,8 @@ def _column_drift(cp: ColumnProfile, s: pd.Series, role: str, config: DriftConfi
     raw = _Raw(column=cp.name, role=role, kind=cp.kind, n_reference=cp.n_valid, nulls_reference=cp.n_null)
     if cp.from_text:
         raw.notes.append(f"reference stored as text: read as numbers ({cp.n_unparsed} unreadable values counted as null)")
+    if cp.mixed:
+        raw.notes.append("reference values of mixed Python types (object column): read as float64")
     if cp.n_inf:
         raw.notes.append(f"{cp.n_inf} infinite reference values excluded")
     if cp.kind == "numerical":
@@ -1043,6 +1049,12 @@ def _column_drift(cp: ColumnProfile, s: pd.Series, role: str, config: DriftConfi
         raw.nulls_current = num.n_null
         if num.from_text:
             raw.notes.append(f"current values arrived as text: read as numbers ({num.n_unparsed} unreadable values counted as null)")
+        if num.mixed:
+            raw.notes.append("current values of mixed Python types (object column): read as float64")
+        elif cp.integer != num.integer and num.values.size:
+            raw.notes.append(
+                f"reference is {'integer' if cp.integer else 'float'}, current is {'integer' if num.integer else 'float'}: compared as float64"
+            )
         if num.n_inf:
             raw.notes.append(f"{num.n_inf} infinite current values excluded")
     else:

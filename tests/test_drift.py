@@ -387,7 +387,7 @@ def test_robust_to_messy_columns():
         "inf": [np.inf, 1.0, 2.0, 3.0] * 25,
         "const": [7.0] * 100,
         "text": ["3", "4", "oops", "5"] * 25,
-        "mixed": [1, 2, 3.5, 4] * 25,
+        "mixed": pd.Series([1, 2, 3.5, 4] * 25, dtype=object),
         "cat": ["a", "z", "b", np.nan] * 25,
         "intcat": [1.0, 2.0, 3.0, 3.0] * 25,  # floats meet the reference's ints
     })
@@ -406,6 +406,7 @@ def test_robust_to_messy_columns():
     assert f["const"]["statistic"] == 0 and f["const"]["drifted"] is False and "constant" in f["const"]["note"]
     assert "as text" in f["text"]["note"] and f["text"]["nulls_current"] == 25 and f["text"]["n_current"] == 75
     assert f["mixed"]["statistic"] is not None
+    assert "reference values of mixed" in f["mixed"]["note"] and "current values of mixed" in f["mixed"]["note"]
     assert "never seen in training" in f["cat"]["note"] and "'z'" in f["cat"]["note"]
     assert f["cat"]["nulls_current"] == 25
     assert f["intcat"]["statistic"] is not None and "never seen" not in (f["intcat"]["note"] or "")
