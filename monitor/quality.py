@@ -44,6 +44,7 @@ CHECK_KIND = {"arrival": "no_data", "volume": "volume"}
 
 _CLASSIFIERS = ("binary_classification", "multiclass_classification")
 _RENAME_SAMPLE = 20_000  # values per side compared when deciding a column looks renamed
+_LABEL_SOURCE = "label rate in training"
 _CONSTANT_P = 1e-6  # a constant predicted class is flagged when the reference makes it this unlikely
 
 
@@ -89,6 +90,8 @@ class QualityResult:
     timestamps: dict = field(default_factory=dict)
     usable_features: dict = field(default_factory=dict)  # column -> "numerical" | "categorical"
     coercions: dict = field(default_factory=dict)  # column -> "numeric" | "string" | "datetime"
+    # The converted values themselves, so that coerce_types need not parse them again.
+    converted: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def usable_columns(self) -> list[str]:
@@ -181,7 +184,8 @@ def check_quality(
         columns, usable, found = _check_values(current, reference, col_of, features, kinds, set(coercions), config)
         return (columns, usable), found
 
-    (columns, usable), found = _guard("values", values_stage, ({}, {}))
+    fallback = ({}, {c: k for c, k in features.items() if c in current.columns and c not in _kinds_changed(kinds)})
+    (columns, usable), found = _guard("values", values_stage, fallback)
     findings += found
 
     ids, found = _guard("duplicate_ids", lambda: _check_ids(current, model, config), {})
@@ -208,6 +212,7 @@ def check_quality(
         timestamps=timestamps,
         usable_features=usable,
         coercions={c: t for c, t in coercions.items() if c in usable},
+        converted={c: v for c, v in converted.items() if c in usable},
     )
 
 
@@ -221,8 +226,13 @@ def coerce_types(current: pd.DataFrame, result: QualityResult) -> pd.DataFrame:
     out = current.copy(deep=False)
     for col, to in result.coercions.items():
         if col in out.columns:
-            out[col] = _convert(out[col], to)
+            done = result.converted.get(col)
+            out[col] = done if done is not None and done.index.equals(out.index) else _convert(out[col], to)
     return out
+
+
+def _kinds_changed(kinds: dict[str, tuple[str, str]]) -> set[str]:
+    return {c for c, (r, k) in kinds.items() if not _compatible(r, k)}
 
 
 def _why(exc: BaseException) -> str:
@@ -312,11 +322,11 @@ def _check_arrival(partitions: list[dict], n: int) -> tuple[dict, list[Finding]]
         if p.get("found") and p.get("error")
     ]
     empty = [
-        str(p.get("date")) for p in partitions if p.get("found") and not p.get("error") and (p.get("rows") or 0) == 0
+        str(p.get("date")) for p in partitions if p.get("found") and not p.get("error") and p.get("rows") == 0
     ]
     info = {
         "expected": len(partitions),
-        "found": sum(1 for p in partitions if p.get("found") and not p.get("error") and (p.get("rows") or 0) > 0),
+        "found": sum(1 for p in partitions if p.get("found") and not p.get("error") and p.get("rows") != 0),
         "missing": missing,
         "empty": empty,
         "unreadable": unreadable,
@@ -434,7 +444,7 @@ def _check_volume(
         return info, []
 
     if reference_daily_rows:
-        days = len(partitions) or ((window_end - window_start).days + 1)
+        days = len({p.get("date") for p in partitions}) or ((window_end - window_start).days + 1)
         expected = float(reference_daily_rows) * max(days, 1)
         rel = n / expected - 1.0
         info.update(method="reference", expected=expected, relative_change=rel)
@@ -649,6 +659,11 @@ def _check_schema(
         cur_summaries: dict[tuple[str, str], tuple[Any, float]] = {}
         for old in missing:
             if old not in reference.columns:
+                # A model column the training snapshot lacks (prediction, id...): names only.
+                for new in added:
+                    name_sim = _name_similarity(old, new)
+                    if name_sim >= config.rename_similarity:
+                        pairs.append((name_sim, old, new, name_sim, None))
                 continue
             rk = _kind(reference[old])
             ref_summary = _summary(reference[old], rk)
@@ -680,12 +695,12 @@ def _check_schema(
             taken |= {old, new}
 
     for old, new, name_sim, val_sim in renamed:
-        match = f"values match {_pct(val_sim)}" if val_sim is not None else "no values to compare"
+        match = f"same type, values match {_pct(val_sim)}" if val_sim is not None else "similar name; no values to compare"
         how = (
             f"`{old}` arrives as `{new!s}` (the same name up to case, spacing or an encoding mark such as a "
             f"byte-order mark; {match})"
             if _norm(old) == _norm(new)
-            else f"`{old}` is missing and `{new}` is new: looks renamed (same type, {match})"
+            else f"`{old}` is missing and `{new}` is new: looks renamed ({match})"
         )
         out.append(
             Finding(
@@ -870,7 +885,8 @@ def _check_column(
 
     # Null rate against the reference (or, with no reference, only an all-null column).
     increase = null_rate - (ref_null if ref_null is not None else 0.0)
-    if null_rate == 1.0 or (ref_null is not None and increase > config.null_rate_tolerance):
+    newly_all_null = null_rate == 1.0 and (ref_null is None or ref_null < 1.0)  # all-null in training too is no news
+    if newly_all_null or (ref_null is not None and increase > config.null_rate_tolerance):
         critical = null_rate == 1.0 or increase >= config.null_rate_critical
         against = f"vs {_pct(ref_null)} in training" if ref_null is not None else "(no reference to compare)"
         head = f"`{col}`: all {_rows(n)} are null today" if null_rate == 1.0 else f"`{col}`: {_pct(null_rate)} nulls today"
@@ -1075,7 +1091,7 @@ def _reference_rate(reference: pd.DataFrame, model: ModelConfig) -> tuple[Option
         s = reference[model.score].dropna()
         return (s >= model.threshold).map({True: model.positive_label, False: "__negative__"}), "reference scores at the threshold"
     if model.target in reference.columns and reference[model.target].notna().any():
-        return reference[model.target].dropna(), "label rate in training"
+        return reference[model.target].dropna(), _LABEL_SOURCE
     return None, None
 
 
@@ -1106,7 +1122,7 @@ def _check_predictions(
             score_min=float(finite.min()) if len(finite) else None,
             score_max=float(finite.max()) if len(finite) else None,
             score_mean=float(finite.mean()) if len(finite) else None,
-            score_unique=int(len(np.unique(finite))) if len(finite) else 0,
+            score_constant=bool(len(finite)) and bool(finite.min() == finite.max()),
         )
         if nan + inf and invalid > config.score_invalid_share:
             parts = [f"{_num(nan)} NaN/missing"] if nan else []
@@ -1137,7 +1153,7 @@ def _check_predictions(
                         config.score_out_of_range_share,
                     )
                 )
-        if len(finite) >= config.constant_min_rows and info["score_unique"] == 1:
+        if len(finite) >= config.constant_min_rows and info["score_constant"]:
             out.append(
                 Finding(
                     "constant_prediction",
@@ -1211,7 +1227,10 @@ def _check_predictions(
             ratio = max(rate, 1e-12) / max(r0, 1e-12)
             ratio = max(ratio, 1 / ratio)
             info["positive_rate_z"] = z
-            if z >= config.positive_rate_z and (abs(d) > config.positive_rate_tolerance or ratio >= config.positive_rate_ratio):
+            # Against training labels only the absolute change counts: a classifier at its
+            # threshold legitimately predicts a different share than the label prevalence.
+            by_ratio = ratio >= config.positive_rate_ratio and ref_source != _LABEL_SOURCE
+            if z >= config.positive_rate_z and (abs(d) > config.positive_rate_tolerance or by_ratio):
                 out.append(
                     Finding(
                         "positive_rate",

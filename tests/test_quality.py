@@ -415,8 +415,10 @@ def test_missing_partitions_over_several_days_and_sources():
         for d in ("2024-04-29", "2024-04-30")
         for src in ("eu", "us")
     ] + partitions(rows=200)
-    f = one(run(make_frame(200), partitions=parts, window_start=DAY - dt.timedelta(days=2)), "arrival")
+    result = run(make_frame(200), partitions=parts, window_start=DAY - dt.timedelta(days=2), reference_daily_rows=200)
+    f = one(result, "arrival")
     assert f.message == "No data arrived for 2024-04-29, 2024-04-30: 4 partitions missing"
+    assert result.volume["expected"] == 600  # three days, however many sources each
 
 
 # ----------------------------------------------------------------------------- switches and config
@@ -552,3 +554,22 @@ def test_values_alone_do_not_pick_between_lookalike_columns():
     result = run(cur, ref, features=feats)
     assert result.schema["renamed"] == []  # ambiguous: reported as missing + added instead
     assert sorted(result.schema["missing"]) == ["seg_a", "seg_b"] and result.schema["added"] == ["q1", "q2"]
+
+
+def test_renamed_model_column_is_matched_by_name():
+    cur = make_frame(200).rename(columns={"y_pred_proba": "y_pred_probability"})
+    result = run(cur)
+    f = one(result, "renamed_columns")
+    assert f.subject == "y_pred_proba" and "`y_pred_probability`" in f.message and "no values to compare" in f.message
+
+
+def test_positive_rate_ratio_uses_reference_predictions_not_label_prevalence():
+    rng = np.random.default_rng(7)
+    ref = REFERENCE.assign(repaid=(rng.uniform(size=400) < 0.03).astype(int))  # 3% prevalence
+    cur = make_frame(2000).assign(y_pred_proba=rng.uniform(0, 0.502, 2000))
+    cur["y_pred"] = (cur["y_pred_proba"] >= 0.5).astype(int)  # ~0.4% predicted positive: normal at a 0.5 threshold
+    assert findings(run(cur, ref), "positive_rate") == []
+    # the same shift against the model's own reference predictions is news
+    ref_pred = ref.assign(y_pred=(rng.uniform(size=400) < 0.03).astype(int))
+    f = one(run(cur, ref_pred), "positive_rate")
+    assert "predictions in the reference" in f.message
