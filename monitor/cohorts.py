@@ -172,15 +172,15 @@ def evaluate_cohorts(
     if not masks:
         return CohortsResult((), tuple(errors))
     classes = classes_of([current, baseline], model) if model.task == "multiclass_classification" else None
-    cur, cur_used, _ = prepare(current, model, classes)
-    base, base_used, _ = prepare(baseline, model, classes)
+    cur, _, _ = prepare(current, model, classes)
+    base, _, _ = prepare(baseline, model, classes)
     B, conf, seed = config.bootstrap, config.confidence, config.seed
 
     results = []
     all_rows, eligible = [], []
     for i, (name, cm, bm) in enumerate(masks):
         rows = int(cm.sum())
-        sub = cur.subset(cm[cur_used])
+        sub = cur.subset(cur.rows_in(cm))
         labelled = sub.n
         too_small = labelled < config.min_cohort_labelled
         notes = []
@@ -193,7 +193,7 @@ def evaluate_cohorts(
         else:
             cur_est = estimate(sub, specs, 0, 0, conf)
         if bm is not None:
-            bsub = base.subset(bm[base_used])
+            bsub = base.subset(base.rows_in(bm))
             base_est = estimate(bsub, specs, B, seed + 2 * i + 11, conf) if bsub.n else {}
             if bsub.n == 0:
                 notes.append("no labelled rows of this cohort in the baseline set")
@@ -225,13 +225,13 @@ def evaluate_cohorts(
         drops = [r["drop"] for r in c["metrics"].values() if r["value"] is not None and r["baseline"] is not None]
         c["impact"] = float(c["rows"] * max(drops)) if drops else 0.0
     results.sort(key=lambda c: (-c["impact"], c["cohort"]))
-    _explain_overlaps(results, cur, cur_used, base, base_used, specs, model, config)
+    _explain_overlaps(results, cur, base, specs, model, config)
     for c in results:
         del c["_masks"]
     return CohortsResult(tuple(results), tuple(errors))
 
 
-def _explain_overlaps(results, cur, cur_used, base, base_used, specs, model, config) -> None:
+def _explain_overlaps(results, cur, base, specs, model, config) -> None:
     """Mark a regressed cohort `explained_by` a higher-impact regressed one when its drop is only their overlap.
 
     E.g. when region=south breaks, every value bin holds some southern rows and
@@ -250,11 +250,11 @@ def _explain_overlaps(results, cur, cur_used, base, base_used, specs, model, con
             lm, lbm = lead["_masks"]
             if not (cm & lm).any():
                 continue
-            rest = cur.subset((cm & ~lm)[cur_used])
+            rest = cur.subset(cur.rows_in(cm & ~lm))
             if rest.n < config.min_cohort_labelled:
                 c["explained_by"] = lead["cohort"]
                 break
-            base_rest = base.subset((bm & ~lbm)[base_used]) if (bm is not None and lbm is not None) else None
+            base_rest = base.subset(base.rows_in(bm & ~lbm)) if (bm is not None and lbm is not None) else None
             if base_rest is None or base_rest.n == 0:
                 continue
             still = False

@@ -68,13 +68,17 @@ class Prepared:
     score: Optional[np.ndarray]  # binary: probability of the positive class
     classes: list = field(default_factory=list)
     center: float = 0.0  # regression: subtracted from y for a stable R2
-    score_rank: Optional[np.ndarray] = None  # dense rank of score in the full data set (sorted once)
+    # Positions of these rows in the source frame. Binary rows with scores are kept
+    # sorted by score, so every subset is sorted too and ranking needs no sort.
+    rows: Optional[np.ndarray] = None
+    score_sorted: bool = False
 
     @property
     def n(self) -> int:
         return int(self.y.shape[0])
 
     def subset(self, mask: np.ndarray) -> "Prepared":
+        mask = np.flatnonzero(mask)  # one scan of the mask, then cheap gathers
         return Prepared(
             self.task,
             self.y[mask],
@@ -82,8 +86,13 @@ class Prepared:
             None if self.score is None else self.score[mask],
             self.classes,
             self.center,
-            None if self.score_rank is None else self.score_rank[mask],
+            None if self.rows is None else self.rows[mask],
+            self.score_sorted,
         )
+
+    def rows_in(self, frame_mask: np.ndarray) -> np.ndarray:
+        """A boolean mask over the source frame's rows -> the same selection over these rows."""
+        return np.asarray(frame_mask, dtype=bool)[self.rows]
 
 
 def labelled_mask(df: pd.DataFrame, model: ModelConfig) -> np.ndarray:
@@ -139,9 +148,11 @@ def prepare(df: pd.DataFrame, model: ModelConfig, classes: Optional[list] = None
             notes.append(f"{int(used.sum() - ok.sum())} labelled row(s) without a prediction/score were left out")
         used = ok
         y = (df[model.target][used] == model.positive_label).to_numpy(dtype=float) if n else np.zeros(0)
-        sc = None if score is None else score[used]
-        rank = np.unique(sc, return_inverse=True)[1] if sc is not None else None
-        data = Prepared(model.task, y, pred[used], sc, score_rank=rank)
+        rows = np.flatnonzero(used)
+        data = Prepared(model.task, y, pred[used], None if score is None else score[used], rows=rows)
+        if score is not None:
+            order = np.argsort(data.score, kind="stable")
+            data = Prepared(model.task, y[order], data.pred[order], data.score[order], rows=rows[order], score_sorted=True)
     elif model.task == "multiclass_classification":
         classes = classes if classes is not None else classes_of([df], model)
         if model.prediction not in df.columns:
@@ -151,7 +162,7 @@ def prepare(df: pd.DataFrame, model: ModelConfig, classes: Optional[list] = None
         cat = pd.CategoricalDtype(classes)
         y = df[model.target][used].astype(cat).cat.codes.to_numpy()
         p = df[model.prediction][used].astype(cat).cat.codes.to_numpy()
-        data = Prepared(model.task, y, p, None, list(classes))
+        data = Prepared(model.task, y, p, None, list(classes), rows=np.flatnonzero(used))
     else:
         if model.prediction not in df.columns:
             raise DataError(f"prediction column {model.prediction!r} is not in the data")
@@ -159,7 +170,7 @@ def prepare(df: pd.DataFrame, model: ModelConfig, classes: Optional[list] = None
         p_all = pd.to_numeric(df[model.prediction], errors="coerce").to_numpy(dtype=float)
         used = used & np.isfinite(y_all) & np.isfinite(p_all)
         y = y_all[used]
-        data = Prepared(model.task, y, p_all[used], None, center=float(y.mean()) if y.size else 0.0)
+        data = Prepared(model.task, y, p_all[used], None, center=float(y.mean()) if y.size else 0.0, rows=np.flatnonzero(used))
     return data, used, notes
 
 
@@ -398,14 +409,18 @@ def coarsen(inv: np.ndarray, k: int, max_bins: Optional[int]) -> tuple[np.ndarra
 
 
 def _rank_counts(d: Prepared) -> tuple[np.ndarray, np.ndarray]:
-    """Positives and negatives per distinct score (ascending), from the ranks sorted once in `prepare`."""
-    rank = d.score_rank if d.score_rank is not None else np.unique(d.score, return_inverse=True)[1]
-    K = int(rank.max()) + 1 if rank.size else 0
-    cnt = np.bincount(rank, minlength=K)
-    pos = np.bincount(rank, weights=d.y, minlength=K)
-    keep = cnt > 0
-    pos = pos[keep]
-    return pos, cnt[keep] - pos
+    """Positives and negatives per distinct score (ascending); rows are sorted by score once, in `prepare`."""
+    if d.n == 0:
+        return np.zeros(0), np.zeros(0)
+    if d.score_sorted:
+        s, y = d.score, d.y
+    else:
+        order = np.argsort(d.score, kind="stable")
+        s, y = d.score[order], d.y[order]
+    starts = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
+    pos = np.add.reduceat(y, starts)
+    cnt = np.diff(np.r_[starts, s.size])
+    return pos, cnt - pos
 
 
 def _merge_counts(pos: np.ndarray, neg: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:

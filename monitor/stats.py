@@ -16,6 +16,7 @@ approximations of one:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Optional
 
@@ -88,23 +89,25 @@ def poisson1_weights(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     The table holds the Poisson(1) quantile of each of the 65536 equal-probability
     slices, so probabilities are exact to 1/65536.
     """
-    from math import exp, factorial
+    return _poisson1_table()[rng.integers(0, 65536, size=shape, dtype=np.uint16)]
 
-    cdf = np.cumsum([exp(-1) / factorial(k) for k in range(20)])
-    table = np.searchsorted(cdf, (np.arange(65536) + 0.5) / 65536).astype(float)
-    return table[rng.integers(0, 65536, size=shape, dtype=np.uint16)]
+
+@lru_cache(maxsize=1)
+def _poisson1_table() -> np.ndarray:
+    cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+    return np.searchsorted(cdf, (np.arange(65536) + 0.5) / 65536).astype(float)
 
 
 def bootstrap_cells(counts: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """B Poisson-bootstrap replicates of a table of cell counts: shape (B, *counts.shape).
 
-    Cells with 100+ rows use the normal approximation of Poisson(count) (rounded):
+    Cells with 30+ rows use the normal approximation of Poisson(count) (rounded):
     numpy's Poisson sampler is slow per call with an array of rates.
     """
     counts = np.asarray(counts, dtype=float)
     rng = np.random.default_rng(seed)
     shape = (n_boot, *counts.shape)
-    big = counts >= 100
+    big = counts >= 30
     out = np.empty(shape)
     if big.any():
         c = counts[big]
