@@ -48,7 +48,7 @@ import pandas as pd
 
 from monitor.alerts import Alert
 from monitor.config import DRIFT_METHODS, DriftConfig
-from monitor.errors import ConfigError, DataError, UnknownMethodError
+from monitor.errors import ConfigError, DataError, MonitorError, UnknownMethodError
 
 __all__ = [
     "METHODS",
@@ -319,7 +319,7 @@ def _category_counts(s: pd.Series) -> tuple[list[str], np.ndarray, int]:
     merged: dict[str, int] = {}
     for v, n in zip(vc.index.tolist(), vc.to_numpy().tolist()):
         k = _canonical(v)
-        if k is not None:
+        if k is not None and n > 0:  # a pandas Categorical lists unused categories with count 0
             merged[k] = merged.get(k, 0) + int(n)
     n_valid = sum(merged.values())
     return list(merged), np.fromiter(merged.values(), dtype=np.int64, count=len(merged)), int(len(s) - n_valid)
@@ -1020,7 +1020,15 @@ def detect_drift(
 
     def run(item):
         col, role = item
-        return _column_drift(profile.columns[col], current[col], role, config)
+        cp = profile.columns[col]
+        try:
+            return _column_drift(cp, current[col], role, config)
+        except MonitorError:
+            raise  # a config problem: the run must say so, not hide it in a note
+        except Exception as exc:  # data this engine did not foresee: report it on the column, never crash the run
+            raw = _Raw(column=col, role=role, kind=cp.kind, n_reference=cp.n_valid, nulls_reference=cp.n_null)
+            raw.notes.append(f"drift could not be computed: {type(exc).__name__}: {exc}")
+            return _finish(raw)
 
     if config.workers > 1 and len(todo) > 1:
         # numpy releases the GIL in sort/searchsorted/cumsum: columns overlap on separate cores;

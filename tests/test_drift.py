@@ -425,6 +425,28 @@ def test_empty_current_frame_and_missing_column():
     assert d["skipped"]["f1"] == "not in the current data" and "f1" not in d["features"]
 
 
+def test_pandas_categorical_and_odd_cells_do_not_crash():
+    ref = pd.DataFrame({"c": pd.Categorical(list("aab") * 20, categories=list("abcd")), "d": [1.0, 2.0] * 30})
+    cur = pd.DataFrame({"c": pd.Categorical(list("abb") * 10, categories=list("abcd")), "d": [[1], [2]] * 15})
+    cfg = DriftConfig()
+    prof = fit_profile(ref, {"c": "categorical", "d": "numerical"}, cfg)
+    assert prof.columns["c"].categories == ("a", "b")  # unused categories are not values
+    d = detect_drift(prof, cur, cfg, {"c": "feature", "d": "feature"}).to_dict()
+    assert d["features"]["c"]["p_value"] is not None and sorted(d["features"]["c"]["histogram"]["categories"]) == ["a", "b"]
+    assert d["features"]["d"]["drifted"] is False and "no usable values" in d["features"]["d"]["note"]
+
+
+def test_unforeseen_error_in_a_method_becomes_a_note(monkeypatch):
+    import dataclasses
+
+    def boom(pair):
+        raise FloatingPointError("unexpected")
+
+    monkeypatch.setitem(METHODS, "ks", dataclasses.replace(METHODS["ks"], func=boom))
+    got = run_one([1.0, 2.0, 3.0], [1.0, 2.0], "ks")
+    assert got["drifted"] is False and "could not be computed: FloatingPointError" in got["note"]
+
+
 def test_many_categories_chart_is_capped():
     rng = np.random.default_rng(0)
     ref = rng.integers(0, 60, 5000).astype(str)
