@@ -24,6 +24,7 @@ __all__ = ["Report", "render_report", "render_failure", "subject_line", "TEMPLAT
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 MAX_DRIFT_CHARTS = 12  # charts beyond this are listed as rows only: keeps the email small
 MAX_COHORT_ROWS = 8
+MAX_DRIFT_ALERT_ROWS = 6  # more drift alerts than this are listed as one row in "what changed"
 MAX_WORST_ROWS = 10
 MAX_WORST_COLUMNS = 8
 SUBJECT_MAX = 130
@@ -363,7 +364,24 @@ def _alert_rows(metrics: Mapping, history: Sequence[Mapping]) -> tuple[list[dict
         for a in _l(metrics.get("resolved")) if isinstance(a, dict)
     ]
     key = lambda r: (sev_order.get(r["severity"], 2), r["kind"], r["subject"])  # noqa: E731
-    return sorted(new, key=key), sorted(ongoing, key=key), resolved
+    return _collapse(sorted(new, key=key)), _collapse(sorted(ongoing, key=key)), _collapse(resolved)
+
+
+def _collapse(rows: list[dict], kind: str = "drift", keep: int = MAX_DRIFT_ALERT_ROWS) -> list[dict]:
+    """Many drift alerts become one row naming the columns: the drift section has the details."""
+    same = [r for r in rows if r["kind"] == kind]
+    if len(same) <= keep:
+        return rows
+    names = [r["subject"] for r in same]
+    first = same[0]
+    merged = dict(first, subject=f"{len(same)} columns", severity="critical" if any(r["severity"] == "critical" for r in same) else first["severity"],
+                  message=", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "") + " (details under Drift)")
+    if "since" in first:
+        merged["since"] = min((str(r["since"]) for r in same if r.get("since")), default=first.get("since"))
+        merged["runs"] = max(r.get("runs", 1) for r in same)
+    out = [r for r in rows if r["kind"] != kind]
+    out.insert(rows.index(first) if rows.index(first) <= len(out) else len(out), merged)
+    return out
 
 
 def _metric_row(m: str, info: Mapping, overall: Mapping) -> dict:
@@ -474,7 +492,7 @@ def _drift(metrics: Mapping, images: dict, charts: bool) -> Optional[dict]:
         skipped = [f"{k} ({v})" if v else str(k) for k, v in skipped.items()]
     return {
         "skipped": [str(x) for x in _l(skipped)][:20],
-        "rows": rows, "n_features": n_features, "n_drifted": n_drifted,
+        "rows": rows, "charted": [r for r in rows if r["cid"]], "others": [r for r in rows if not r["cid"]], "n_features": n_features, "n_drifted": n_drifted,
         "share": fmt_pct(drift.get("share_drifted"), 0) if drift.get("share_drifted") is not None else None,
         "dataset_drift": drift.get("dataset_drift"), "n_charts": sum(1 for r in rows if r["cid"]),
     }

@@ -190,6 +190,9 @@ def _many_drifted(alert: dict, n: int = 50) -> dict:
     m["drift"]["features"] = {f"feature_{i:02d}": copy.deepcopy(cat if i % 3 == 0 else template) for i in range(n)}
     m["drift"]["n_features"] = m["drift"]["n_drifted"] = n
     m["drift"]["ranking"] = list(m["drift"]["features"])
+    m["alerts"] = [a for a in m["alerts"] if a["kind"] != "drift"] + [
+        {"kind": "drift", "subject": name, "severity": "warning", "message": f"{name} drifted (K-S 0.183, p_adj<1e-39)", "new": i % 2 == 0}
+        for i, name in enumerate(m["drift"]["features"])]
     return m
 
 
@@ -200,9 +203,11 @@ def test_fifty_drifted_features_stay_under_one_megabyte(alert, history):
     drift_charts = [c for c in r.images if c.startswith("drift")]
     assert len(drift_charts) == MAX_DRIFT_CHARTS
     assert "feature_49" in r.html and "feature_49" in r.text  # every drifted column is still listed
+    assert "25 columns" in _visible_text(r.html)  # 25 new + 25 ongoing drift alerts, one row each group
     size = len(build_message(r, sender="m@example.com", to=["t@example.com"]).as_bytes())
-    print(f"email with 50 drifted features: {size / 1e3:.0f} kB")
+    print(f"email with 50 drifted features: {size / 1e3:.0f} kB, HTML body {len(r.html.encode()) / 1e3:.0f} kB")
     assert size < 1_000_000
+    assert len(r.html.encode()) < 102_000  # Gmail clips HTML bodies above ~102 kB
 
 
 def test_failure_notice():
