@@ -107,9 +107,11 @@ def generate(workdir: str | Path, end: dt.date, *, seed: int = 7, rows_per_day: 
     labels_root = root / "labels" / "car_loan"
     data.mkdir(parents=True, exist_ok=True)
 
+    # Ten days of traffic at the production rate, sampled two months before go-live.
     train_day = start - dt.timedelta(days=60)
-    train = _frame(rng, 20000, id_start=1, day=None)
-    train.insert(1, "timestamp", pd.Timestamp(train_day, tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 86400, len(train)), unit="s"))
+    train = _frame(rng, 10 * rows_per_day, id_start=1, day=None)
+    span = 10 * 86400
+    train.insert(1, "timestamp", pd.Timestamp(train_day, tz="UTC") + pd.to_timedelta(rng.integers(0, span, len(train)), unit="s"))
     train.to_parquet(data / "train.parquet", index=False)
     valid = _frame(rng, 5000, id_start=100_000)
     valid.to_parquet(data / "validation.parquet", index=False)
