@@ -597,7 +597,8 @@ def _trends(metrics: Mapping, history: Sequence[Mapping], images: dict, charts: 
             png = sparkline_png(values)
         if png:
             images[cid] = png
-        items.append({"label": label, "cid": cid if png else None, "last": fmt(values[-1]) if values[-1] is not None else "\u2013",
+        items.append({"label": label, "cid": cid if png else None,
+                      "last": fmt(values[-1]) if values[-1] is not None else f"\u2013 today (last {fmt(present[-1])})",
                       "min": fmt(min(present)), "max": fmt(max(present)), "n": len(values),
                       "spark": _text_spark(values)})
     if not items:
