@@ -45,12 +45,20 @@ def mark_new(alerts: Iterable[Alert], previous: Optional[dict]) -> list[Alert]:
     return [replace(a, new=a.key not in seen) for a in alerts]
 
 
-def resolved_since(alerts: Iterable[Alert], previous: Optional[dict]) -> list[dict]:
-    """The previous run's alerts that this run no longer raises."""
+def resolved_since(alerts: Iterable[Alert], previous: Optional[dict], checked: Optional[Iterable[str]] = None) -> list[dict]:
+    """The previous run's alerts that this run no longer raises.
+
+    `checked` names the alert kinds whose checks ran this time: an alert of a kind
+    that could not be checked (no labels yet, no data) is pending, not resolved.
+    """
     now = {a.key for a in alerts}
+    kinds = set(KINDS if checked is None else checked)
     if not previous:
         return []
-    return [a for a in previous.get("alerts", []) or [] if (a.get("kind"), a.get("subject")) not in now]
+    return [
+        a for a in previous.get("alerts", []) or []
+        if (a.get("kind"), a.get("subject")) not in now and a.get("kind") in kinds
+    ]
 
 
 def status_of(alerts: Iterable[Alert], has_data: bool) -> str:

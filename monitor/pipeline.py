@@ -441,7 +441,7 @@ def _compute(
         "status": status_of(alerts, has_data),
         "rows": {"current": int(len(current)), "reference": int(rows_ref), "labelled": labelled},
         "alerts": [a.to_dict() for a in alerts],
-        "resolved": resolved_since(alerts, previous),
+        "resolved": resolved_since(alerts, previous, _checked_kinds(has_data, drift, perf, cohorts, business, q)),
         "drift": drift.to_dict() if drift is not None else None,
         "quality": q.to_dict() if q is not None else None,
         "performance": perf.to_dict() if perf is not None else None,
@@ -455,6 +455,22 @@ def _compute(
         "profile_cached": cached,
     }
     return to_jsonable(metrics), stages, to_annotate
+
+
+def _checked_kinds(has_data: bool, drift: Any, perf: Any, cohorts: Any, business: Any, quality: Any) -> set[str]:
+    """The alert kinds whose checks actually ran (the others cannot have resolved)."""
+    kinds = {"no_data"}
+    if quality is not None:
+        kinds |= {"quality", "volume"}
+    if has_data and drift is not None:
+        kinds.add("drift")
+    if perf is not None and (perf.to_dict().get("labelled") or 0) > 0:
+        kinds.add("performance")
+        if cohorts is not None:
+            kinds.add("cohort")
+    if business is not None:
+        kinds.add("business")
+    return kinds
 
 
 def _kind(s: Any) -> str:
@@ -510,7 +526,7 @@ def _send(cfg: MonitorConfig, report: Any, attachments: dict[str, bytes], smtp: 
     from monitor.notify import build_message, deliver
 
     to = cfg.email.to or ["ml-team@localhost"]
-    msg = build_message(report, sender=cfg.email.sender, to=to, attachments=attachments)
+    msg = build_message(report, sender=cfg.email.sender, to=to, attachments=attachments, subject_prefix=cfg.email.subject_prefix)
     record = deliver(msg, smtp=smtp, outbox_dir=_outbox(cfg))
     return {"sent": True, **record}
 
@@ -547,7 +563,7 @@ def notify_failure(
 
         to = (cfg.email.to if cfg else None) or ["ml-team@localhost"]
         sender = cfg.email.sender if cfg else "drift-monitor@localhost"
-        msg = build_message(report, sender=sender, to=to)
+        msg = build_message(report, sender=sender, to=to, subject_prefix=cfg.email.subject_prefix if cfg else "")
         outbox = _outbox(cfg) if cfg else (os.environ.get("MONITOR_OUTBOX") or "outbox")
         return deliver(msg, smtp=settings, outbox_dir=outbox)
     except Exception:  # noqa: BLE001 - the failure that brought us here is the one to report
@@ -648,15 +664,22 @@ def _report(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> tuple[
         "generated_at": manifest.get("computed_at"),
         "run_seconds": (manifest.get("timings") or {}).get("compute"),
     }
-    return render_report(metrics, history=history, provenance=provenance), metrics, manifest
+    report = render_report(
+        metrics, history=history, provenance=provenance, charts=cfg.report.charts, trend_runs=cfg.report.trend_runs
+    )
+    return report, metrics, manifest
 
 
 def render(cfg: MonitorConfig, day: dt.date, *, s3: Optional[S3Storage] = None) -> str:
     """Phase 2: render report.html (self-contained) from metrics.json and the history; returns its URI."""
+    return _render(cfg, day, s3)[0]
+
+
+def _render(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> tuple[str, tuple]:
     out = output_prefix(cfg, day)
-    report, _, _ = _report(cfg, day, s3)
-    _storage(out, s3).write_text(out + "report.html", report.standalone_html(), "text/html; charset=utf-8")
-    return out + "report.html"
+    rendered = _report(cfg, day, s3)
+    _storage(out, s3).write_text(out + "report.html", rendered[0].standalone_html(), "text/html; charset=utf-8")
+    return out + "report.html", rendered
 
 
 def notify(
@@ -667,11 +690,12 @@ def notify(
     resend: bool = False,
     s3: Optional[S3Storage] = None,
     smtp: Any = _FROM_ENV,
+    _rendered: Optional[tuple] = None,
 ) -> dict:
     """Phase 3: email the report (or write .eml to the outbox) once per date; record it in manifest.json."""
     out = output_prefix(cfg, day)
     st = _storage(out, s3)
-    report, metrics, manifest = _report(cfg, day, s3)
+    report, metrics, manifest = _rendered or _report(cfg, day, s3)
     why_not = _email_decision(cfg, metrics.get("status", "ok"), send_email, resend, manifest)
     error = None
     if why_not:
@@ -713,8 +737,8 @@ def run(
     """Monitor one date: compute, render, notify (and the optional Evidently deep dive, last)."""
     t0 = time.perf_counter()
     res = compute(cfg, day, as_of=as_of, s3=s3, smtp=smtp, failure_notice=failure_notice)
-    render(cfg, day, s3=s3)
-    email = notify(cfg, day, send_email=send_email, resend=resend, s3=s3, smtp=smtp)
+    _, rendered = _render(cfg, day, s3)  # rendered once, reused for the email (charts are the slow part)
+    email = notify(cfg, day, send_email=send_email, resend=resend, s3=s3, smtp=smtp, _rendered=rendered)
     if deep_dive and cfg.report.evidently:
         build_deep_dive(cfg, day, s3=s3)
     out = res["output_uri"]
