@@ -19,6 +19,7 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
+from monitor.stats import bh_adjust
 from monitor.performance import (
     classes_of,
     compare,
@@ -177,7 +178,6 @@ def evaluate_cohorts(
     B, conf, seed = config.bootstrap, config.confidence, config.seed
 
     results = []
-    all_rows, eligible = [], []
     for i, (name, cm, bm) in enumerate(masks):
         rows = int(cm.sum())
         sub = cur.subset(cur.rows_in(cm))
@@ -204,8 +204,6 @@ def evaluate_cohorts(
         for mname, est in cur_est.items():
             r = compare(mname, direction_of(model.task, mname), est, base_est.get(mname))
             mrows[mname] = r
-            all_rows.append(r)
-            eligible.append(not too_small)
         results.append(
             {
                 "cohort": name,
@@ -220,15 +218,45 @@ def evaluate_cohorts(
             }
         )
         results[-1]["_masks"] = (cm, bm)
-    flag_regressions(all_rows, config.fdr, config.min_delta, eligible=eligible)
+    _flag(results, config)
     for c in results:
         drops = [r["drop"] for r in c["metrics"].values() if r["value"] is not None and r["baseline"] is not None]
         c["impact"] = float(c["rows"] * max(drops)) if drops else 0.0
     results.sort(key=lambda c: (-c["impact"], c["cohort"]))
     _explain_overlaps(results, cur, base, specs, model, config)
+    if any(c["explained_by"] for c in results):
+        # Again without the explained cohorts: their overlapping discoveries would
+        # otherwise make BH lenient for everything else (more rejections, higher cut-off).
+        _flag([c for c in results if not c["explained_by"]], config)
     for c in results:
         del c["_masks"]
     return CohortsResult(tuple(results), tuple(errors))
+
+
+def _flag(results: list[dict], config: PerformanceConfig) -> None:
+    """Two-level FDR control: cohorts first, then their metrics.
+
+    The alert unit is the cohort, so Benjamini-Hochberg runs across cohorts on a
+    cohort p-value (Bonferroni over its metrics: m x the smallest p). Each metric
+    also gets BH across all cohorts x metrics (`p_value_adjusted`), and is
+    `regressed` only when both its cohort and itself pass, with a drop of at least
+    min_delta. A cohort hit on several metrics so counts as one discovery, not
+    several that would loosen the cut-off for the others.
+    """
+    ok = [not c["too_small"] for c in results]
+    cohort_p = []
+    for c in results:
+        ps = [r["p_value"] for r in c["metrics"].values() if r["p_value"] is not None]
+        cohort_p.append(min(1.0, len(ps) * min(ps)) if ps else None)
+    cohort_q = bh_adjust([p if (p is not None and e) else np.nan for p, e in zip(cohort_p, ok)])
+    rows = [(r, e) for c, e in zip(results, ok) for r in c["metrics"].values()]
+    flag_regressions([r for r, _ in rows], config.fdr, config.min_delta, eligible=[e for _, e in rows])
+    for c, p, q in zip(results, cohort_p, cohort_q):
+        c["p_value"] = p
+        c["p_value_adjusted"] = float(q) if np.isfinite(q) else None
+        if c["p_value_adjusted"] is None or c["p_value_adjusted"] > config.fdr:
+            for r in c["metrics"].values():
+                r["regressed"] = False
 
 
 def _explain_overlaps(results, cur, base, specs, model, config) -> None:
@@ -237,7 +265,7 @@ def _explain_overlaps(results, cur, base, specs, model, config) -> None:
     E.g. when region=south breaks, every value bin holds some southern rows and
     may dip too; a bin is explained by region=south when, without the southern
     rows, no metric of the bin is significantly worse than the same rows of the
-    baseline (raw p > fdr or drop < min_delta). Explained cohorts are kept in the
+    baseline (p > fdr / metrics re-tested, or drop < min_delta). Explained cohorts are kept in the
     list but raise no alert of their own.
     """
     leaders: list[dict] = []
@@ -262,7 +290,8 @@ def _explain_overlaps(results, cur, base, specs, model, config) -> None:
             b_est = estimate(base_rest, specs, config.bootstrap, config.seed + 98, config.confidence)
             for k in bad:
                 r = compare(k, direction_of(model.task, k), r_est[k], b_est.get(k))
-                if r["p_value"] is not None and r["p_value"] <= config.fdr and r["drop"] >= config.min_delta:
+                # Bonferroni over the metrics re-tested: a chance dip of one metric is not "still regressed"
+                if r["p_value"] is not None and r["p_value"] <= config.fdr / len(bad) and r["drop"] >= config.min_delta:
                     still = True
                     break
             if not still:

@@ -163,6 +163,13 @@ def test_bh_adjusts_across_cohorts_and_metrics():
     assert np.all(np.diff(qs[order]) >= -1e-15)  # BH keeps the order of the p-values
     m = len(ps)
     assert qs.min() == pytest.approx(min(1.0, min(np.sort(ps) * m / np.arange(1, m + 1))))
+    # cohort level: Bonferroni over the cohort's metrics, then BH across cohorts
+    for c in res.to_dict()["cohorts"]:
+        cps = [x["p_value"] for x in c["metrics"].values()]
+        assert c["p_value"] == pytest.approx(min(1.0, len(cps) * min(cps)))
+        assert c["p_value_adjusted"] >= c["p_value"] - 1e-15
+        if any(x["regressed"] for x in c["metrics"].values()):
+            assert c["p_value_adjusted"] <= 0.05
     assert qs.max() <= 1.0
 
 
@@ -192,3 +199,32 @@ def test_multiclass_and_regression_cohorts():
     model = ModelConfig(task="multiclass_classification", target="y", prediction="pred")
     res = evaluate_cohorts(mc, mc, model, ["f1_macro"], [CohortConfig(column="g")], PerformanceConfig(bootstrap=30))
     assert by_name(res)["g=a"]["metrics"]["f1_macro"]["value"] == 1.0
+
+
+@pytest.mark.slow
+def test_demo_data_flags_the_injected_cohort_only(tmp_path):
+    """The done-criterion on the demo store: salary_range=low from the incident day on, nothing before."""
+    import datetime as dt
+
+    from monitor.demo import DAYS, DRIFT_DAY, generate
+
+    demo = generate(tmp_path, dt.date(2026, 1, 30))
+    root = tmp_path / "data" / "car_loan"
+    base = pd.read_parquet(root / "validation.parquet")
+    model = ModelConfig(task="binary_classification", target="repaid", prediction="y_pred", score="y_pred_proba", id="id")
+    cohorts = [
+        CohortConfig(column="salary_range"),
+        CohortConfig(column="region"),
+        CohortConfig(column="car_value", bins=[0, 20000, 40000, float("inf")]),
+        CohortConfig(name="new_drivers", where="driver_tenure < 1"),
+    ]
+    flagged = {}
+    for n in range(1, DAYS):
+        day = demo.day(n).isoformat()
+        cur = pd.read_parquet(root / "predictions" / f"dt={day}" / "part-0.parquet")
+        labels = tmp_path / "labels" / "car_loan" / f"dt={day}" / "labels.csv"
+        cur = cur.merge(pd.read_csv(labels), on="id", how="left")
+        res = evaluate_cohorts(cur, base, model, ["roc_auc", "accuracy", "f1", "brier"], cohorts, PerformanceConfig(bootstrap=100))
+        flagged[n] = {a.subject for a in res.alerts()}
+    assert all(not flagged[n] for n in range(1, DRIFT_DAY)), flagged
+    assert all(flagged[n] == {"salary_range=low"} for n in range(DRIFT_DAY, DAYS)), flagged
