@@ -132,6 +132,9 @@ def prepare(df: pd.DataFrame, model: ModelConfig, classes: Optional[list] = None
     Returns (prepared, used, notes): `used` is a boolean mask over df's rows.
     """
     notes: list[str] = []
+    if model.target not in df.columns:
+        notes.append(f"target column {model.target!r} is not in the data: no labelled rows")
+        df = df.assign(**{model.target: np.nan})
     n = len(df)
     used = labelled_mask(df, model)
     score = None
@@ -392,6 +395,8 @@ def _undefined_note(metric: _Metric, d: Prepared) -> str:
             return "undefined: no positive labels or predictions"
     if metric.name == "r2":
         return "undefined: the target is constant"
+    if metric.name == "recall_per_class":
+        return "undefined: no labelled rows of this class"
     return "undefined on these rows"
 
 

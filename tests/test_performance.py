@@ -260,3 +260,15 @@ def test_poisson_weights_and_z_test():
     assert z_test_p_value(0.0, 0.1, 0.1) == pytest.approx(1.0)
     assert z_test_p_value(1.96 * math.sqrt(2) * 0.1, 0.1, 0.1) == pytest.approx(0.05, abs=1e-3)
     assert z_test_p_value(None, 0.1, 0.1) is None
+
+
+def test_window_without_target_column_or_rows():
+    cur = binary_frame(300, 90).drop(columns=["y"])
+    res = evaluate_performance(cur, binary_frame(300, 91), BIN, ["accuracy", "roc_auc"], PerformanceConfig(bootstrap=20), final=False)
+    d = res.to_dict()
+    assert d["labelled"] == 0 and d["overall"]["accuracy"]["value"] is None
+    assert any("target column 'y'" in n for n in d["notes"])
+    assert "accuracy" in d["estimated"]
+    empty = evaluate_performance(cur.iloc[:0], binary_frame(300, 91), BIN, ["accuracy"], PerformanceConfig(bootstrap=20), final=True)
+    assert empty.to_dict()["rows"] == 0 and empty.to_dict()["label_coverage"] == 0.0
+    json.dumps(empty.to_dict(), allow_nan=False)
