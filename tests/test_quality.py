@@ -573,3 +573,25 @@ def test_positive_rate_ratio_uses_reference_predictions_not_label_prevalence():
     ref_pred = ref.assign(y_pred=(rng.uniform(size=400) < 0.03).astype(int))
     f = one(run(cur, ref_pred), "positive_rate")
     assert "predictions in the reference" in f.message
+
+
+def test_labels_with_ids_of_another_type_say_so():
+    cur = make_frame(50).assign(id=np.arange(50).astype(str))
+    labels = pd.DataFrame({"id": np.arange(50), "repaid": 1})
+    f = one(run(cur, labels=labels), "orphan_labels")
+    assert "50 labels (100% of 50)" in f.message and "integers in the labels but strings in the predictions" in f.message
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2024-05-01 10:00:00+02:00", "2024-05-01T23:30:00-05:00", "2024-05-01T12:00:00Z"],  # -05:00: next day UTC
+        ["2024-05-01 10:00:00", "2024-05-02 00:00:01", "2024-05-01T12:00:00"],  # naive: read as UTC
+        ["2024-05-01 10:00", "May 2nd 2024 1am", "2024-05-01T12:00:00"],  # needs pandas' per-value guess
+    ],
+)
+def test_timestamp_strings_in_many_formats(stamps):
+    cur = make_frame(3).assign(ts=stamps)
+    result = run(cur, config=QualityConfig(timestamp_outside_share=0.0))
+    assert result.timestamps["after"] == 1 and result.timestamps["unparseable"] == 0
+    assert "1 after" in one(result, "timestamp_window").message
