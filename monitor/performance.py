@@ -189,6 +189,7 @@ class _Metric:
     combine: Optional[Callable[[np.ndarray, Prepared], np.ndarray]] = None  # (..., k) -> (..., m)
     rank: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None  # (pos, neg) counts -> value
     outputs: Optional[Callable[[Prepared], list[str]]] = None  # names when m > 1
+    bounds: tuple[float, float] = (0.0, 1.0)  # intervals are clipped to these
 
     def names(self, data: Prepared) -> list[str]:
         return self.outputs(data) if self.outputs else [self.name]
@@ -294,7 +295,9 @@ _BINARY = {
         combine=lambda m, d: _div(2 * m[..., 0], m[..., 1] + m[..., 2])[..., None],
     ),
     "positive_rate": _Metric("positive_rate", 0, components=_col(lambda d: d.pred), combine=lambda m, d: m),
-    "log_loss": _Metric("log_loss", -1, True, components=_col(lambda d: _log_loss_rows(d.y, d.score)), combine=lambda m, d: m),
+    "log_loss": _Metric(
+        "log_loss", -1, True, components=_col(lambda d: _log_loss_rows(d.y, d.score)), combine=lambda m, d: m, bounds=(0.0, math.inf)
+    ),
     "brier": _Metric("brier", -1, True, components=_col(lambda d: (d.y - d.score) ** 2), combine=lambda m, d: m),
     "calibration_error": _Metric(
         "calibration_error", -1, True, components=_bin_comps, combine=lambda m, d: np.abs(m).sum(axis=-1)[..., None]
@@ -320,13 +323,23 @@ def _err(d):
 
 
 _REGRESSION = {
-    "mae": _Metric("mae", -1, components=_col(lambda d: np.abs(_err(d))), combine=lambda m, d: m),
-    "rmse": _Metric("rmse", -1, components=_col(lambda d: _err(d) ** 2), combine=lambda m, d: np.sqrt(m)),
+    "mae": _Metric("mae", -1, components=_col(lambda d: np.abs(_err(d))), combine=lambda m, d: m, bounds=(0.0, math.inf)),
+    "rmse": _Metric("rmse", -1, components=_col(lambda d: _err(d) ** 2), combine=lambda m, d: np.sqrt(m), bounds=(0.0, math.inf)),
     "mape": _Metric(
-        "mape", -1, components=_col(lambda d: np.abs(_err(d)) / np.maximum(np.abs(d.y), _EPS)), combine=lambda m, d: m
+        "mape",
+        -1,
+        components=_col(lambda d: np.abs(_err(d)) / np.maximum(np.abs(d.y), _EPS)),
+        combine=lambda m, d: m,
+        bounds=(0.0, math.inf),
     ),
-    "r2": _Metric("r2", +1, components=_col(lambda d: np.c_[_err(d) ** 2, d.y - d.center, (d.y - d.center) ** 2]), combine=_r2),
-    "bias": _Metric("bias", 0, components=_col(_err), combine=lambda m, d: m),
+    "r2": _Metric(
+        "r2",
+        +1,
+        components=_col(lambda d: np.c_[_err(d) ** 2, d.y - d.center, (d.y - d.center) ** 2]),
+        combine=_r2,
+        bounds=(-math.inf, 1.0),
+    ),
+    "bias": _Metric("bias", 0, components=_col(_err), combine=lambda m, d: m, bounds=(-math.inf, math.inf)),
 }
 
 _REGISTRY = {
@@ -465,8 +478,7 @@ def estimate(data: Prepared, metrics: list[_Metric], n_boot: int, seed: int, con
                 if v is None:
                     out[name] = MetricEstimate(None, note=_undefined_note(m, data))
                     continue
-                lo, hi, se = percentile_interval(reps[:, i], confidence) if reps is not None else (None, None, None)
-                out[name] = MetricEstimate(v, lo, hi, se)
+                out[name] = _interval(m, v, reps[:, i] if reps is not None else None, confidence)
             j += k
 
     if rank_metrics:
@@ -479,18 +491,26 @@ def estimate(data: Prepared, metrics: list[_Metric], n_boot: int, seed: int, con
             if v is None:
                 out[m.name] = MetricEstimate(None, note=_undefined_note(m, data))
                 continue
-            if n_boot > 0:
-                reps = m.rank(reps_cells[:, 0], reps_cells[:, 1])
-                shift = v - float(m.rank(bpos, bneg))
-                lo, hi, se = percentile_interval(reps, confidence, shift=shift)
-                out[m.name] = MetricEstimate(v, _clip01(lo), _clip01(hi), se)
-            else:
-                out[m.name] = MetricEstimate(v)
+            reps = m.rank(reps_cells[:, 0], reps_cells[:, 1]) if n_boot > 0 else None
+            out[m.name] = _interval(m, v, reps, confidence)
     return out
 
 
-def _clip01(x):
-    return None if x is None else min(1.0, max(0.0, x))
+def _interval(m: _Metric, value: float, reps: Optional[np.ndarray], confidence: float) -> MetricEstimate:
+    """value +- z x bootstrap standard error, clipped to the metric's range.
+
+    With the default 200 resamples the standard error is steadier than the 2.5% / 97.5%
+    replicate quantiles, and gave coverage closer to nominal in the simulation
+    (tests/test_performance.py): percentile intervals ran ~1 point narrow.
+    """
+    if reps is None:
+        return MetricEstimate(value)
+    _, _, se = percentile_interval(reps, confidence)
+    if se is None:
+        return MetricEstimate(value, note="too few rows for an interval")
+    z = normal_quantile(confidence)
+    lo, hi = m.bounds
+    return MetricEstimate(value, max(lo, value - z * se), min(hi, value + z * se), se)
 
 
 def compare(name: str, direction: int, cur: MetricEstimate, base: Optional[MetricEstimate]) -> dict:
