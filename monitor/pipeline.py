@@ -351,7 +351,13 @@ def _compute(
             reference_daily_rows=(len(reference) / ref_days) if ref_days else None,
         )
 
-    q = stages.run("quality", quality) if cfg.quality.enabled else None
+    q = stages.run("quality", quality)  # always: with quality disabled it still checks arrival
+    if q is not None and has_data:
+        # The run continues on the columns it can use: retyped columns converted back, unusable ones dropped.
+        from monitor.quality import coerce_types
+
+        current = coerce_types(current, q)
+        features = {c: k for c, k in features.items() if c in q.usable_features} if q.usable_features else features
     for err in inputs.label_errors:
         stages.alerts.append(Alert("quality", "labels", "warning", err))
 
