@@ -73,16 +73,20 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     if s.notna().sum() == 0:
         errors.append(f"cohort column {col!r} is all null in the window: no cohorts made from it")
         return []
-    values = s.dropna().unique().tolist()
+    values = s.dropna().unique().tolist()  # python scalars, so they match uniques.tolist() below
     try:
         values = sorted(values)
     except TypeError:
         values = sorted(values, key=str)
-    base_col = base[col] if col in base.columns else None
+    # factorize once, then integer compares: much cheaper than one string compare per value
+    codes, uniques = pd.factorize(s)
+    pos = {u: i for i, u in enumerate(uniques.tolist())}
+    if col in base.columns:
+        bcodes = pd.Categorical(base[col], categories=uniques).codes
     out = []
     for v in values:
-        bm = (base_col == v).to_numpy() if base_col is not None else None
-        out.append((f"{col}={v}", (s == v).to_numpy(), bm))
+        bm = (bcodes == pos[v]) if col in base.columns else None
+        out.append((f"{col}={v}", codes == pos[v], bm))
     return out
 
 

@@ -29,6 +29,7 @@ from monitor.config import ModelConfig, PerformanceConfig
 from monitor.errors import DataError, UnknownMethodError
 from monitor.jsonutil import to_jsonable
 from monitor.stats import (
+    DEFAULT_GROUPS,
     bh_adjust,
     bootstrap_cells,
     bootstrap_means,
@@ -72,6 +73,7 @@ class Prepared:
     # sorted by score, so every subset is sorted too and ranking needs no sort.
     rows: Optional[np.ndarray] = None
     score_sorted: bool = False
+    group: Optional[np.ndarray] = None  # random bootstrap group per row (see stats.bootstrap_means)
 
     @property
     def n(self) -> int:
@@ -88,6 +90,7 @@ class Prepared:
             self.center,
             None if self.rows is None else self.rows[mask],
             self.score_sorted,
+            None if self.group is None else self.group[mask],
         )
 
     def rows_in(self, frame_mask: np.ndarray) -> np.ndarray:
@@ -174,6 +177,8 @@ def prepare(df: pd.DataFrame, model: ModelConfig, classes: Optional[list] = None
         used = used & np.isfinite(y_all) & np.isfinite(p_all)
         y = y_all[used]
         data = Prepared(model.task, y, p_all[used], None, center=float(y.mean()) if y.size else 0.0, rows=np.flatnonzero(used))
+    # Fixed seed: the groups only need to be unrelated to the data's order.
+    data.group = np.random.default_rng(20240607).integers(0, DEFAULT_GROUPS, data.n)
     return data, used, notes
 
 
@@ -467,7 +472,7 @@ def estimate(data: Prepared, metrics: list[_Metric], n_boot: int, seed: int, con
         blocks = [m.components(data) for m in mean_metrics]
         X = np.hstack(blocks)
         point_means = X.mean(axis=0)
-        boot = bootstrap_means(X, n_boot, seed) if n_boot > 0 else None
+        boot = bootstrap_means(X, n_boot, seed, group_ids=data.group) if n_boot > 0 else None
         j = 0
         for m, blk in zip(mean_metrics, blocks):
             k = blk.shape[1]

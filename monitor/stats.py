@@ -53,12 +53,13 @@ def bh_adjust(p_values) -> np.ndarray:
 
 
 def bootstrap_means(
-    X: np.ndarray, n_boot: int, seed: int, *, groups: int = DEFAULT_GROUPS
+    X: np.ndarray, n_boot: int, seed: int, *, groups: int = DEFAULT_GROUPS, group_ids: Optional[np.ndarray] = None
 ) -> np.ndarray:
     """B bootstrap replicates of the column means of X (n x k) -> (B x k).
 
     Poisson(1) weights over rows, or over `groups` random groups of rows when n is larger.
-    A replicate whose total weight is 0 (possible for tiny n) gets NaN.
+    `group_ids` (ints in [0, groups), drawn at random once per data set) saves drawing
+    them again for every subset. A replicate whose total weight is 0 (tiny n) gets NaN.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
@@ -70,7 +71,7 @@ def bootstrap_means(
     if n <= groups:
         sums, counts = X, np.ones(n)
     else:
-        g = rng.integers(0, groups, n)
+        g = group_ids if group_ids is not None else rng.integers(0, groups, n)
         sums = np.empty((groups, k))
         for j in range(k):
             sums[:, j] = np.bincount(g, weights=X[:, j], minlength=groups)
