@@ -5,6 +5,14 @@ pandas `query` expression; each is evaluated on the window and, for its
 baseline, on the same cohort of the baseline set. Cohorts under the minimum
 labelled size are reported but never alerted on and take no part in the FDR
 correction. Cohorts are ranked by impact: rows affected x the largest drop.
+
+Alerts are meant to be rare and true:
+* FDR is controlled at two levels (see `_flag`): BH across cohorts, then BH
+  across cohorts x metrics; a metric regresses only when both pass.
+* Overlapping cohorts share rows: when region=south breaks, every car-value bin
+  dips a little. A regressed cohort whose drop vanishes once the rows of a
+  higher-impact regressed cohort are removed is marked `explained_by` it and
+  raises no alert of its own (`_explain_overlaps`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
-from monitor.stats import bh_adjust
 from monitor.performance import (
     classes_of,
     compare,
@@ -29,6 +36,7 @@ from monitor.performance import (
     prepare,
     resolve_metrics,
 )
+from monitor.stats import bh_adjust
 
 __all__ = ["CohortsResult", "evaluate_cohorts", "cohort_masks"]
 
