@@ -779,6 +779,9 @@ def evaluate_performance(
         notes += cb_notes
         for name, e in estimated.items():
             r = overall.get(name)
+            # the realized baseline, so an estimated drop shows while labels are pending
+            e["baseline"] = r["baseline"] if r else None
+            e["delta"] = e["value"] - e["baseline"] if (e["value"] is not None and e["baseline"] is not None) else None
             if r and r["value"] is not None and e["value"] is not None:
                 estimation_error[name] = r["value"] - e["value"]
     return PerformanceResult(

@@ -207,6 +207,8 @@ def test_no_labels_gives_estimates_only():
     assert all(m["value"] is None for m in d["overall"].values())
     assert set(d["estimated"]) == {"roc_auc", "accuracy", "log_loss"}
     assert all(e["method"] == "cbpe" for e in d["estimated"].values())
+    acc = d["estimated"]["accuracy"]
+    assert acc["baseline"] == d["overall"]["accuracy"]["baseline"] and acc["delta"] == pytest.approx(acc["value"] - acc["baseline"])
     assert d["estimation_error"] == {}
     assert not res.alerts()
 
