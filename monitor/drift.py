@@ -394,7 +394,7 @@ class _Pair:
         return self._merge
 
     def cdf_diff(self):
-        """(z, d, ends): d = F_ref - F_cur after each merged position; ends = last position of each tie run."""
+        """(z, d): d[k] = F_ref - F_cur after merged position k (exact at the last position of each tie run)."""
         z, v, n1, n2 = self.merged()
         k1 = np.arange(1, z.size + 1, dtype=np.int64)
         k1 -= v
