@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.alerts import Alert
-from monitor.config import DRIFT_METHODS, DriftConfig
+from monitor.config import DriftConfig
 from monitor.errors import ConfigError, DataError, MonitorError, UnknownMethodError
 
 __all__ = [
