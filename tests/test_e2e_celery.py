@@ -1,6 +1,6 @@
 """The CeleryExecutor topology end to end (scripts/e2e_celery.py): Postgres, Redis, moto S3, aiosmtpd,
 api-server, scheduler, dag-processor and two Celery workers on 127.0.0.1; a 7-day backfill of three
-monitors. Takes 4-6 minutes on two cores. Needs the Debian packages postgresql and redis-server
+monitors. Takes 5-8 minutes on two cores. Needs the Debian packages postgresql and redis-server
 (.ci/run installs them); skipped, naming them, when they are absent.
 """
 
