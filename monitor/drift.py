@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 PROFILE_FORMAT = "monitor.drift.profile"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 KINDS = ("numerical", "categorical")
 ROLES = ("feature", "prediction", "target")
 CHART_BINS = 20  # bins / categories kept for the report's chart
@@ -93,10 +93,11 @@ class ColumnProfile:
     from_text: bool  # numeric column stored as text in the reference: coerced
     integer: bool  # numeric values of an integer dtype (numpy bins integers differently)
     mixed: bool = False  # numeric: an object column of mixed Python number types, read as float64
-    values: Optional[np.ndarray] = None  # numeric: sorted finite float64
+    values: Optional[np.ndarray] = None  # numeric: sorted finite float64 (None when kept as runs)
     std: Optional[float] = None  # numeric: np.std of the finite values (Evidently's Wasserstein norm)
     n_unique: int = 0  # distinct non-null values (finite, for numeric)
-    run_values: Optional[np.ndarray] = None  # numeric: distinct values, when <= STORE_RUNS_UP_TO
+    # numeric with <= STORE_RUNS_UP_TO distinct values: the exact sorted sample as (value, count) runs
+    run_values: Optional[np.ndarray] = None
     run_counts: Optional[np.ndarray] = None
     categories: tuple = ()  # categorical: canonical keys (str), most frequent first
     counts: Optional[np.ndarray] = None  # categorical: count per category
@@ -106,7 +107,9 @@ class ColumnProfile:
     @property
     def n_valid(self) -> int:
         if self.kind == "numerical":
-            return 0 if self.values is None else int(self.values.size)
+            if self.values is not None:
+                return int(self.values.size)
+            return 0 if self.run_counts is None else int(self.run_counts.sum())
         return 0 if self.counts is None else int(self.counts.sum())
 
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +117,14 @@ class ColumnProfile:
         if self.run_values is not None:
             return self.run_values, self.run_counts
         return _runs(self.values)
+
+    def sorted_values(self) -> np.ndarray:
+        """The sorted finite reference sample (numeric), expanded from its runs when stored as runs."""
+        if self.values is not None:
+            return self.values
+        if self.run_values is None:
+            return np.zeros(0, dtype=np.float64)
+        return np.repeat(self.run_values, self.run_counts)
 
 
 _ARRAYS = ("values", "run_values", "run_counts", "counts", "chart_edges", "psi_edges")
@@ -217,6 +228,8 @@ def _fit_column(name: str, kind: str, s: pd.Series, config: DriftConfig) -> Colu
         std = float(np.std(values)) if values.size else None
         rv, rc = _runs(values)
         keep_runs = rv.size <= STORE_RUNS_UP_TO
+        # few distinct values: the runs are the exact sample, at a fraction of its size
+        as_runs = keep_runs and 2 * rv.size < values.size
         return ColumnProfile(
             name=name,
             kind=kind,
@@ -227,7 +240,7 @@ def _fit_column(name: str, kind: str, s: pd.Series, config: DriftConfig) -> Colu
             from_text=num.from_text,
             integer=num.integer,
             mixed=num.mixed,
-            values=values,
+            values=None if as_runs else values,
             std=std,
             n_unique=int(rv.size),
             run_values=rv if keep_runs else None,
@@ -355,7 +368,7 @@ class _Pair:
                  cur_integer: bool = False):
         self.ref = ref
         self.kind = ref.kind
-        self.x = ref.values  # sorted reference (numeric)
+        self.x = ref.sorted_values() if ref.kind == "numerical" else None  # sorted reference
         self.y = cur_values  # sorted current (numeric)
         self.cur_keys = cur_keys
         self.cur_counts = cur_counts
