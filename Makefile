@@ -31,3 +31,7 @@ bench: venv
 
 clean:
 	rm -rf demo artifacts .pytest_cache
+
+## make airflow: Airflow 3 standalone on SQLite (./airflow_home) with dags/ and the demo monitor; UI http://127.0.0.1:8080, login admin/admin
+airflow: venv
+	bash scripts/airflow_standalone.sh
