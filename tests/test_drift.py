@@ -23,6 +23,7 @@ from monitor.drift import (
     detect_drift,
     fit_profile,
     profile_cache_key,
+    ks_sorted,
     wasserstein_sorted,
 )
 from monitor.errors import ConfigError, DataError, UnknownMethodError
@@ -94,6 +95,26 @@ def test_wasserstein_sorted_any_sizes_and_ties(a, b):
     x = np.sort(np.asarray(a, dtype=float) / 2)
     y = np.sort(np.asarray(b, dtype=float) / 3)
     assert abs(wasserstein_sorted(x, y) - stats.wasserstein_distance(x, y)) < 1e-12
+
+
+def _ks_raw(x, y):
+    """scipy.stats.ks_2samp's D before its exact-mode lattice rounding."""
+    z = np.concatenate([x, y])
+    c = np.searchsorted(x, z, "right") / x.size - np.searchsorted(y, z, "right") / y.size
+    lo, hi = np.clip(-c.min(), 0, 1), c.max()
+    return lo if lo > hi else hi
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(-4, 4), min_size=1, max_size=60),
+    st.lists(st.integers(-4, 6), min_size=1, max_size=60),
+    st.sampled_from([2, 3, 8192]),
+)
+def test_ks_sorted_is_bit_equal_to_scipy_formula(a, b, block):
+    x = np.sort(np.asarray(a, dtype=float) / 3)
+    y = np.sort(np.asarray(b, dtype=float) / 3)
+    assert ks_sorted(x, y, block) == _ks_raw(x, y)
 
 
 @pytest.mark.parametrize("name,ref,cur", SAMPLES, ids=IDS)
