@@ -389,8 +389,14 @@ def read_table(
             src: Any = str(local) if local is not None else io.BytesIO(storage.read_bytes(uri))
             pf = pq.ParquetFile(src)
             names = pf.schema_arrow.names
-            cols = [c for c in columns if c in names] if columns is not None else None
-            return pf.read(columns=cols).to_pandas()
+            cols = [c for c in columns if c in names] if columns is not None else names
+            cols = [c for c in cols if not c.startswith("__index_level_")]  # pandas' stored index
+            # One column at a time: each column's Arrow buffers are released before the next is
+            # read, so the peak is the DataFrame plus one column, not Arrow table + DataFrame.
+            data = {c: pf.read(columns=[c]).column(0).to_pandas() for c in cols}
+            if not data:
+                return pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
+            return pd.DataFrame(data, copy=False)
         raw = local.read_bytes() if local is not None else storage.read_bytes(uri)
         if uri.lower().endswith(".gz") or raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
