@@ -59,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
 def _progress(i: int, n: int, label: str) -> None:
     width = 24
     done = int(width * i / n) if n else width
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {label:<40s}")
+    bar = f"[{'#' * done}{'.' * (width - done)}] {i}/{n} {label}"
+    if not sys.stderr.isatty():  # logs and CI: one line per step, no carriage returns
+        sys.stderr.write(bar + "\n")
+        return
+    sys.stderr.write(f"\r{bar:<70s}")
     sys.stderr.flush()
     if i == n:
         sys.stderr.write("\n")

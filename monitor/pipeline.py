@@ -278,6 +278,8 @@ def _join_labels(cfg: MonitorConfig, current: Any, labels: Any, errors: list[str
     else:
         pos = pd.MultiIndex.from_frame(lab[keys]).get_indexer(pd.MultiIndex.from_frame(cur[keys]))
     found = pos >= 0
+    if not len(lab):  # no label has arrived yet for this window
+        return cur.assign(**{target: np.full(len(cur), np.nan)})
     values = lab[target].to_numpy()
     col = pd.Series(values.take(np.where(found, pos, 0)), index=cur.index).where(found)
     return cur.assign(**{target: col})

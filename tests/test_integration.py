@@ -119,3 +119,12 @@ def test_missing_partition_is_no_data_and_still_reports(s3_demo):
     assert "report.html" in _keys(client, f"car_loan/date={day}/")
     msgs = sink.wait_for(1)
     assert msgs and msgs[0]["Subject"].startswith("[NO DATA]")
+
+
+def test_day_with_no_labels_yet_is_provisional(s3_demo):
+    cfg, data, client, sink = s3_demo
+    res = run(cfg, END, as_of=END + dt.timedelta(days=1), send_email=False)  # the demo's last day: no label has arrived
+    assert res.metrics["rows"]["labelled"] == 0 and res.metrics["rows"]["current"] == 2000
+    assert not res.metrics["errors"], res.metrics["errors"]
+    assert res.metrics["final"] is False
+    assert not any(a["kind"] in ("performance", "cohort") for a in res.alerts)
