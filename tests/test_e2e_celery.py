@@ -46,7 +46,13 @@ def test_celery_backfill_three_monitors_seven_days_two_workers(tmp_path):
     summary_file = tmp_path / "summary.json"
     # The script prints its progress and, on failure, the tail of every component's log;
     # pytest captures both and shows them when this fails.
-    rc = subprocess.run([sys.executable, str(SCRIPT), "--summary", str(summary_file)], timeout=2400).returncode
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--summary", str(summary_file)])
+    try:
+        rc = proc.wait(timeout=2400)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the script stops every server it started and removes its temp dir
+        proc.wait(timeout=120)
+        pytest.fail("scripts/e2e_celery.py did not finish in 40 minutes (stopped with SIGTERM)")
     assert rc == 0, "scripts/e2e_celery.py failed; its output above has the reason and each component's log tail"
     summary = json.loads(summary_file.read_text())
     assert summary["expected"] == 21
