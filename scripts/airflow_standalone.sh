@@ -18,7 +18,8 @@ PASSWORD="${AIRFLOW_PASSWORD:-admin}"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/airflow_home}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+# SQLite with a generous busy timeout: the CLI, scheduler, DAG processor and API server share one file
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db?timeout=60"
 # New DAGs start paused; once the API server is up (tasks talk to it) they are unpaused below, so
 # the nightly run for yesterday starts by itself. UNPAUSE=0 leaves them paused (tests, backfills only).
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True

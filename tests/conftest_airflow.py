@@ -28,7 +28,8 @@ def airflow_env(home: Path, *, s3_endpoint: str, smtp_port: int, config_dir: Pat
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        # a generous SQLite busy timeout: the CLI, scheduler, DAG processor and API server share one file
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db?timeout=60",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "MONITOR_CONFIG_DIR": str(config_dir),
