@@ -26,7 +26,7 @@ try:
 except ImportError:  # the usual layout: dags/ next to the monitor/ package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, get_current_context, get_parsing_context, task
 
 from monitor import dagutil
 from monitor.config import MonitorConfig, load_config
@@ -171,8 +171,12 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         @task
         def resolve() -> dict:
             """The monitored day (param date > data_interval_start > run_after - 1 day)."""
-            ctx = get_current_context()
-            day = _monitored_day(ctx)
+            try:
+                day = _monitored_day(get_current_context())
+            except ValueError as exc:  # a malformed `date` param: retrying will not fix it
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(str(exc)) from exc
             return {"date": day.isoformat(), "config": config_path}
 
         @task
@@ -254,6 +258,8 @@ class _ConfigErrors(DAG):
 def build_all() -> dict[str, DAG]:
     """Every monitor's DAG by dag_id, plus the _ConfigErrors placeholder when a config is broken."""
     folder = dagutil.config_dir(variable=_variable)
+    # A worker running one task parses this file for one dag_id: build only that DAG.
+    wanted = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
     errors: list[str] = []
     seen: dict[str, Path] = {}
@@ -263,11 +269,12 @@ def build_all() -> dict[str, DAG]:
             dag_id = dagutil.dag_id_for(cfg.name)
             if dag_id in seen:
                 raise ConfigError(f"{path}: name: {cfg.name!r} is already used by {seen[dag_id]}; monitor names must be unique")
-            dags[dag_id] = build_dag(cfg, str(path))
             seen[dag_id] = path
+            if wanted is None or wanted == dag_id:
+                dags[dag_id] = build_dag(cfg, str(path))
         except (ConfigError, ValueError) as exc:
             errors.append(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
-    if errors:
+    if errors and wanted is None:
         broken = _ConfigErrors(dag_id="drift_monitor__config_errors", schedule=None, start_date=START_DATE)
         broken.config_errors = tuple(errors)
         dags[broken.dag_id] = broken

@@ -119,7 +119,5 @@ def resolve_date(param_date: Any = None, data_interval_start: Any = None, run_af
         return day
     after = _as_date(run_after)
     if after is not None:
-        if isinstance(run_after, dt.datetime):
-            return after - dt.timedelta(days=1)
         return after - dt.timedelta(days=1)
     raise ValueError("cannot tell which day to monitor: no `date` param, no data interval and no run_after")

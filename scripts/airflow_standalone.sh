@@ -89,4 +89,8 @@ if [ "${UNPAUSE:-1}" = "1" ]; then
 fi
 
 cd "$AIRFLOW_HOME"
+# Migrate first, then switch the SQLite file to write-ahead logging (it persists in the file):
+# readers (API server, CLI) then no longer block the scheduler's writes ("database is locked").
+"$VENV/bin/airflow" db migrate >/dev/null
+"$PY" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$AIRFLOW_HOME/airflow.db"
 exec "$VENV/bin/airflow" standalone

@@ -58,7 +58,16 @@ def migrate(env: dict[str, str]) -> float:
     t = time.perf_counter()
     proc = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    wal(Path(env["AIRFLOW_HOME"]) / "airflow.db")
     return time.perf_counter() - t
+
+
+def wal(db: Path) -> None:
+    """Write-ahead logging (persistent in the file): readers no longer block the scheduler's writes."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
 
 
 def upload_demo(endpoint: str, workdir: Path, end: dt.date, bucket: str = BUCKET) -> None:

@@ -106,11 +106,18 @@ def test_backfill_three_days_with_a_real_scheduler(tmp_path):
             print(f"standalone up, DAG parsed and unpaused: {time.perf_counter() - t:.1f} s")
 
             t = time.perf_counter()
-            cli = subprocess.run(
-                [str(BIN / "airflow"), "backfill", "create", "--dag-id", DAG_ID,
-                 "--from-date", DAYS[0], "--to-date", DAYS[-1], "--max-active-runs", "1"],
-                env=env, capture_output=True, text=True, timeout=180,
-            )
+            # SQLite answers "database is locked" at once (no busy wait) when two writers collide;
+            # the backfill is created in one transaction, so trying again is safe.
+            for attempt in range(10):
+                cli = subprocess.run(
+                    [str(BIN / "airflow"), "backfill", "create", "--dag-id", DAG_ID,
+                     "--from-date", DAYS[0], "--to-date", DAYS[-1], "--max-active-runs", "1"],
+                    env=env, capture_output=True, text=True, timeout=180,
+                )
+                if cli.returncode == 0 or "database is locked" not in cli.stderr + cli.stdout:
+                    break
+                print(f"backfill create, attempt {attempt + 1}: database is locked; trying again")
+                time.sleep(2)
             assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
 
             def finished():

@@ -43,7 +43,7 @@ print("RESULT " + json.dumps({"dags": dags, "errors": bag.import_errors, "import
 """
 
 
-def fill_bag(tmp_path: Path, config_dir: Path | None) -> dict:
+def fill_bag(tmp_path: Path, config_dir: Path | None, **extra_env: str) -> dict:
     env = {
         "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
         "AIRFLOW_HOME": str(tmp_path / "airflow_home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -51,6 +51,7 @@ def fill_bag(tmp_path: Path, config_dir: Path | None) -> dict:
     }
     if config_dir is not None:
         env["MONITOR_CONFIG_DIR"] = str(config_dir)
+    env.update(extra_env)
     proc = subprocess.run([PYTHON, "-c", BAG, str(DAGS)], env=env, capture_output=True, text=True, timeout=120)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -98,6 +99,15 @@ def test_a_broken_config_is_an_import_error_naming_the_file_and_the_others_load(
     assert str(bad) in message and "window_dayz" in message and "unknown key" in message
     assert str(folder / "not_yaml.yml") in message and "not valid YAML" in message
     assert str(folder / "zz_copy.yaml") in message and "already used" in message
+
+
+def test_a_worker_parsing_for_one_dag_builds_only_that_one(tmp_path):
+    folder = tmp_path / "monitors"
+    for name in ("alpha", "beta", "gamma"):
+        write_config(folder, name=name)
+    (folder / "broken.yaml").write_text("name: broken\n")
+    res = fill_bag(tmp_path, folder, _AIRFLOW_PARSING_CONTEXT_DAG_ID="drift_monitor__beta")
+    assert list(res["dags"]) == ["drift_monitor__beta"] and res["errors"] == {}
 
 
 def test_the_repo_monitors_folder_is_the_default(tmp_path):
