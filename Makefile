@@ -29,6 +29,13 @@ bench: venv
 	$(PY) bench/bench_drift.py --rows 1000000 --cols 25
 	$(PY) bench/bench_performance.py
 
+## make e2e: the CeleryExecutor topology without Docker (needs Debian postgresql + redis-server)
+e2e: venv
+	$(PY) scripts/e2e_celery.py
+
+compose-check: venv
+	$(PY) -m pytest -q tests/test_compose.py
+
 clean:
 	rm -rf demo artifacts .pytest_cache
 
