@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
-BUCKET = "monitoring-demo"
+BUCKET = "airflow-dagtest"  # moto state is per process: a name no other test uses
 
 
 def airflow_env(home: Path, *, s3_endpoint: str, smtp_port: int, config_dir: Path, **extra: str) -> dict[str, str]:

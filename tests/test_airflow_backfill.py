@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 END = dt.date(2026, 3, 30)
 DAG_ID = "drift_monitor__car_loan"
 DAYS = ["2026-03-23", "2026-03-24", "2026-03-25"]
+# moto keeps its state per process, across servers: a bucket of its own, not test_dag_run's outputs
+BUCKET = "monitoring-backfill"
 
 
 class Api:
@@ -81,9 +83,9 @@ def test_backfill_three_days_with_a_real_scheduler(tmp_path):
 
     t0 = time.perf_counter()
     with moto_s3() as endpoint, smtp_sink() as (sink, smtp_port):
-        upload_demo(endpoint, tmp_path / "demo", END)
+        upload_demo(endpoint, tmp_path / "demo", END, bucket=BUCKET)
         monitors = tmp_path / "monitors"
-        write_config(monitors)
+        write_config(monitors, bucket=BUCKET)
         port = free_port()
         env = airflow_env(
             tmp_path / "home", s3_endpoint=endpoint, smtp_port=smtp_port, config_dir=monitors,
@@ -142,10 +144,10 @@ def test_backfill_three_days_with_a_real_scheduler(tmp_path):
         assert sorted(r["data_interval_start"][:10] for r in runs) == DAYS
         for day in DAYS:
             prefix = f"monitoring/car_loan/date={day}/"
-            got = set(keys(endpoint, prefix))
+            got = set(keys(endpoint, prefix, bucket=BUCKET))
             assert {prefix + f for f in ("metrics.json", "report.html", "manifest.json")} <= got, (day, got)
-            assert read_json(endpoint, prefix + "metrics.json")["date"] == day
-            assert read_json(endpoint, prefix + "manifest.json")["email"]["sent"] is True
+            assert read_json(endpoint, prefix + "metrics.json", bucket=BUCKET)["date"] == day
+            assert read_json(endpoint, prefix + "manifest.json", bucket=BUCKET)["email"]["sent"] is True
         dated = [m["X-Monitor-Date"] for m in sink.messages if m["X-Monitor-Date"] in DAYS]
         assert sorted(dated) == DAYS, [m["Subject"] for m in sink.messages]
         print(f"total wall time: {time.perf_counter() - t0:.1f} s")
