@@ -47,7 +47,7 @@ def test_drift_and_cohort_drop_after_day_20(demo):
     subjects = {(a["kind"], a["subject"]) for a in m["alerts"]}
     assert ("drift", "income") in subjects and ("drift", "region") in subjects
     cohort_alerts = [s for k, s in subjects if k == "cohort"]
-    assert any("salary_range=low" in s for s in cohort_alerts), cohort_alerts
+    assert cohort_alerts == ["salary_range=low"], cohort_alerts  # the injected cohort, and only it
     assert m["status"] == "alert"
     first = metrics(demo, day(DRIFT_DAY))
     assert all(a["new"] for a in first["alerts"] if a["kind"] == "drift")
@@ -60,3 +60,30 @@ def test_quality_incident_day(demo):
     nulls = [a for a in m["alerts"] if a["kind"] == "quality" and a["subject"] == "debt_to_income_ratio"]
     assert nulls and "null" in nulls[0]["message"]
     assert not any(a["subject"] == "debt_to_income_ratio" and a["kind"] == "quality" for a in metrics(demo, day(QUALITY_DAY - 1))["alerts"])
+
+
+def test_cohort_alert_only_for_the_broken_cohort_on_every_labelled_day(demo):
+    for n in range(DRIFT_DAY, 30):  # day 30 has no labels yet
+        m = metrics(demo, day(n))
+        cohorts = sorted(a["subject"] for a in m["alerts"] if a["kind"] == "cohort")
+        assert cohorts == ["salary_range=low"], (day(n), cohorts)
+
+
+def test_business_cost_moves_the_right_way(demo):
+    before = metrics(demo, day(DRIFT_DAY - 1))["business"]["money"]
+    after = metrics(demo, day(DRIFT_DAY + 2))["business"]["money"]
+    assert after["per_1000"] < before["per_1000"]  # values are signed: more negative is more money lost
+    assert after["direction"] == "worse" and after["change"] < 0
+
+
+def test_quality_incident_reaches_the_email(demo):
+    from email import policy
+    from email.parser import BytesParser
+
+    eml = demo / "outbox" / f"{day(QUALITY_DAY)}_car_loan.eml"
+    msg = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "debt_to_income_ratio" in body and "40% nulls" in body
+    assert msg["Subject"].startswith(f"[ALERT] car_loan {day(QUALITY_DAY)}")
