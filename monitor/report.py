@@ -432,10 +432,14 @@ def _cohorts(metrics: Mapping, quiet: bool) -> Optional[dict]:
     for c in cohorts:
         ms = {m: i for m, i in _d(c.get("metrics")).items() if isinstance(i, dict)}
         worst_m = max(ms, key=lambda m: (bool(ms[m].get("regressed")), _badness(m, ms[m], overall)), default=None)
+        cov = c.get("label_coverage")
+        labelled = fmt_int(c.get("labelled")) + (f" ({fmt_pct(cov, 0)})" if isinstance(cov, (int, float)) else "")
         row = {
-            "cohort": str(c.get("cohort") or ""), "rows": fmt_int(c.get("rows")), "labelled": fmt_int(c.get("labelled")),
+            "cohort": str(c.get("cohort") or ""), "rows": fmt_int(c.get("rows")), "labelled": labelled,
             "too_small": bool(c.get("too_small")), "note": str(c.get("note") or ""),
-            "regressed": any(bool(i.get("regressed")) for i in ms.values()),
+            # a drop that is only the overlap with a worse cohort is shown, not counted as its own regression
+            "regressed": any(bool(i.get("regressed")) for i in ms.values()) and not c.get("explained_by"),
+            "explained_by": str(c.get("explained_by") or ""),
             "metric": _metric_row(worst_m, ms[worst_m], overall) if worst_m else None,
             "_bad": _badness(worst_m, ms[worst_m], overall) if worst_m else -1e9,
         }

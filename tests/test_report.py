@@ -268,3 +268,22 @@ def test_shapes_the_stages_actually_write(alert, history):
     text = _visible_text(r.html)
     assert "$0" not in text and "within baseline" not in text and "cost" not in r.subject
     assert "No labelled rows yet" in text and "No cohort has labelled rows yet" in text
+
+
+def test_cohort_explained_by_another_is_not_counted_as_its_own_regression():
+    from monitor.report import render_report
+
+    reg = {"value": 0.6, "baseline": 0.75, "delta": -0.15, "ci_low": 0.55, "ci_high": 0.65, "p_value": 0.001, "p_value_adjusted": 0.002, "regressed": True}
+    metrics = {
+        "schema_version": 1, "monitor": "m", "date": "2026-11-25", "window": {"start": "2026-11-25", "end": "2026-11-25"},
+        "status": "alert", "rows": {"current": 100, "reference": 100, "labelled": 80}, "alerts": [],
+        "cohorts": [
+            {"cohort": "salary=low", "rows": 40, "labelled": 30, "label_coverage": 0.75, "metrics": {"accuracy": reg}},
+            {"cohort": "region=west", "rows": 60, "labelled": 50, "label_coverage": 0.8333, "explained_by": "salary=low",
+             "metrics": {"accuracy": reg}},
+        ],
+    }
+    r = render_report(metrics, charts=False)
+    assert "1 of 2 regressed" in r.text
+    assert "30 (75%)" in r.text and "50 (83%)" in r.text
+    assert "explained by its overlap with salary=low" in r.text
