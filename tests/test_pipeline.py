@@ -140,3 +140,25 @@ def test_failed_run_writes_nothing_and_sends_a_failure_notice(store):
     assert (store / "out" / "m" / "date=2026-11-25" / "metrics.json").read_bytes() == before
     notices = list((store / "outbox").glob("*failed*.eml"))
     assert notices and "ref.parquet" in notices[0].read_text(errors="replace")
+
+
+def test_evidently_deep_dive_is_written_and_linked(store):
+    cfg = config(store, report={"evidently": True, "evidently_sample_rows": 100})
+    res = run(cfg, DAY)
+    out = store / "out" / "m" / "date=2026-11-25"
+    assert (out / "evidently.html").stat().st_size > 10_000
+    assert res.metrics["links"]["evidently"] == str((out / "evidently.html").resolve())
+    assert res.email["sent"]
+
+
+def test_a_failing_deep_dive_never_blocks_the_email(store, monkeypatch):
+    import monitor.evidently_report as er
+
+    def boom(*a, **k):
+        raise RuntimeError("evidently exploded")
+
+    monkeypatch.setattr(er, "build_evidently_html", boom)
+    cfg = config(store, report={"evidently": True})
+    res = run(cfg, DAY)
+    assert res.email["sent"] and res.status != "failed"
+    assert not (store / "out" / "m" / "date=2026-11-25" / "evidently.html").exists()
