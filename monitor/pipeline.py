@@ -720,8 +720,6 @@ def notify(
     error = None
     if why_not:
         email = {"sent": False, "reason": why_not}
-        if (manifest.get("email") or {}).get("sent"):
-            email["previous"] = manifest["email"]
     else:
         settings = _smtp_from_env() if smtp is _FROM_ENV else smtp
         try:
@@ -730,11 +728,13 @@ def notify(
         except MonitorError as exc:
             error = exc
             email = {"sent": False, "error": str(exc)}
-            prev = manifest.get("email") or {}
-            if prev.get("sent"):
-                email["previous"] = prev
-    # Keep the record of the last delivery: a skipped resend must not erase it.
-    manifest["email"] = email if email.get("sent") or not (manifest.get("email") or {}).get("sent") else {**manifest["email"], "last_attempt": email}
+    prev = manifest.get("email") or {}
+    if not email["sent"] and prev.get("sent"):
+        # Keep the record of the last delivery: a skipped or failed resend must not erase it.
+        manifest["email"] = {**prev, "last_attempt": dict(email)}
+        email["previous"] = prev
+    else:
+        manifest["email"] = email
     manifest["notified_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     st.write_text(out + "manifest.json", dumps(manifest), "application/json")
     if error is not None:

@@ -162,3 +162,21 @@ def test_a_failing_deep_dive_never_blocks_the_email(store, monkeypatch):
     res = run(cfg, DAY)
     assert res.email["sent"] and res.status != "failed"
     assert not (store / "out" / "m" / "date=2026-11-25" / "evidently.html").exists()
+
+
+def test_smtp_down_keeps_the_results_and_fails_loudly(store):
+    from _servers import free_port
+
+    from monitor.errors import NotifyError
+    from monitor.notify import SmtpSettings
+
+    cfg = config(store)
+    dead = SmtpSettings(host="127.0.0.1", port=free_port(), use_ssl=False, starttls=False, timeout=2, retries=1, backoff=0.01)
+    with pytest.raises(NotifyError, match=r"results written to .*date=2026-11-25/, but the email was not delivered: .*127\.0\.0\.1"):
+        run(cfg, DAY, smtp=dead)
+    out = store / "out" / "m" / "date=2026-11-25"
+    assert (out / "metrics.json").exists() and (out / "report.html").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["email"]["sent"] is False and "127.0.0.1" in manifest["email"]["error"]
+    # the next attempt (an Airflow retry) sends, since nothing was recorded as sent
+    assert notify(cfg, DAY)["sent"]
