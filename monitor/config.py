@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -438,9 +437,3 @@ def check_columns(cfg: MonitorConfig, columns: list[str]) -> None:
                 f"{cfg.where(key)}: column {col!r} is not in the reference data (columns: {sample}{', ...' if len(have) > 12 else ''})"
             )
 
-
-def finite_or_none(x: Any) -> Any:
-    """JSON has no NaN: map non-finite floats to None."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

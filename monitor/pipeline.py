@@ -536,9 +536,10 @@ def _email_decision(cfg: MonitorConfig, status: str, send_email: bool, resend: b
         return "skipped: email.send is never"
     if cfg.email.send == "on_alert" and status == "ok":
         return "skipped: email.send is on_alert and nothing needs attention"
-    prev = (previous_manifest or {}).get("email") or {}
-    if prev.get("sent") and not resend:
-        return f"skipped: already sent at {prev.get('sent_at')} (use --resend to send again)"
+    from monitor.notify import already_sent
+
+    if already_sent(previous_manifest) and not resend:
+        return f"skipped: already sent at {previous_manifest['email'].get('sent_at')} (use --resend to send again)"
     return None
 
 
@@ -761,10 +762,9 @@ def run(
     email = notify(cfg, day, send_email=send_email, resend=resend, s3=s3, smtp=smtp, _rendered=rendered)
     if deep_dive and cfg.report.evidently:
         build_deep_dive(cfg, day, s3=s3)
-    out = res["output_uri"]
-    metrics = _storage(out, s3).read_json(out + "metrics.json")
+    metrics = rendered[1]
     return RunResult(
-        status=res["status"], date=res["date"], output_uri=out, metrics=metrics, email=email,
+        status=res["status"], date=res["date"], output_uri=res["output_uri"], metrics=metrics, email=email,
         seconds=round(time.perf_counter() - t0, 3), alerts=metrics["alerts"],
     )
 

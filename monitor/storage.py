@@ -15,9 +15,10 @@ import io
 import json
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.errors import DataError, NotFoundError, StorageError
@@ -70,20 +71,24 @@ def join_uri(base: str, *parts: str) -> str:
     return out
 
 
-class Storage:
+class Storage(ABC):
     """The operations the monitor needs; `uri` is always a full URI or path."""
 
-    def list(self, prefix: str) -> list[ObjectInfo]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under the prefix, sorted by URI ([] when there is none)."""
 
-    def stat(self, uri: str) -> ObjectInfo:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def stat(self, uri: str) -> ObjectInfo:
+        """Size and ETag/mtime of one object; NotFoundError when it does not exist."""
 
-    def read_bytes(self, uri: str) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def read_bytes(self, uri: str) -> bytes:
+        """The object's content; NotFoundError when it does not exist."""
 
-    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Replace the object atomically: readers see the old or the new content, never half."""
 
     def exists(self, uri: str) -> bool:
         try:
@@ -436,7 +441,3 @@ def read_tables(
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return df, objs
 
-
-def iter_uris(template: str | Iterable[str], dates: Iterable[dt.date]) -> list[tuple[dt.date, str]]:
-    templates = [template] if isinstance(template, str) else list(template)
-    return [(d, format_uri(t, d)) for d in dates for t in templates]
