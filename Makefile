@@ -1,15 +1,17 @@
-# Every target creates .venv (Python 3.11) and installs requirements.txt when missing or stale.
+# Every target creates .venv (Python 3.11) and installs the pinned requirements (runtime + dev tools)
+# and the project itself (editable) when missing or stale.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-fast bench airflow e2e compose-check clean
+.PHONY: venv demo test test-fast lint bench airflow e2e compose-check clean
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -19,11 +21,16 @@ demo: venv
 	$(PY) -m monitor demo
 
 ## make test: the whole suite, servers (moto S3, aiosmtpd, Airflow on SQLite) started by the tests
-test: venv
+test: venv lint
 	$(PY) -m pytest -q -ra
 
-test-fast: venv
+test-fast: venv lint
 	$(PY) -m pytest -q -ra -m "not slow"
+
+## make lint: ruff (lint + import order) and mypy on the whole tree
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(PY) bench/bench_drift.py --rows 1000000 --cols 25
@@ -34,7 +41,7 @@ e2e: venv
 	$(PY) scripts/e2e_celery.py
 
 compose-check: venv
-	$(PY) -m pytest -q tests/test_compose.py
+	$(PY) -m pytest -q tests/e2e/test_compose.py
 
 clean:
 	rm -rf demo artifacts .pytest_cache

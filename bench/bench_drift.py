@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import resource
-import sys
 import time
 import tracemalloc
 import warnings
@@ -28,10 +26,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from monitor.config import DriftConfig  # noqa: E402
-from monitor.drift import METHODS, ReferenceProfile, detect_drift, fit_profile  # noqa: E402
+from monitor.config import DriftConfig
+from monitor.stages.drift.engine import METHODS, ReferenceProfile, detect_drift, fit_profile  # noqa: E402
 
 
 def make_frames(rows: int, cols: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], set[str]]:
@@ -64,7 +60,7 @@ def make_frames(rows: int, cols: int, seed: int = 0) -> tuple[pd.DataFrame, pd.D
             elif j % 3 == 1:
                 r, c = rng.lognormal(size=rows), rng.lognormal(shift, size=rows)
             else:
-                r, c = rng.integers(0, 1000, rows).astype(np.float64), rng.integers(0, 1000, rows) + 150 * shift
+                r, c = rng.integers(0, 1000, rows).astype(np.float64), (rng.integers(0, 1000, rows) + 150 * shift).astype(np.float64)
             if j % 2 == 0:  # some missing values
                 r[rng.random(rows) < 0.02] = np.nan
                 c[rng.random(rows) < 0.03] = np.nan

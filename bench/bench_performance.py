@@ -10,17 +10,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from monitor.cohorts import evaluate_cohorts  # noqa: E402
-from monitor.config import CohortConfig, ModelConfig, PerformanceConfig # noqa: E402
-from monitor.performance import evaluate_performance # noqa: E402
+from monitor.config import CohortConfig, ModelConfig, PerformanceConfig  # noqa: E402
+from monitor.stages.cohorts import evaluate_cohorts
+from monitor.stages.performance.metrics import evaluate_performance  # noqa: E402
 
 METRICS = ["roc_auc", "pr_auc", "accuracy", "f1", "log_loss", "brier"]
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from monitor.config import ModelConfig, QualityConfig
-from monitor.quality import check_quality
+from monitor.stages.quality.checks import check_quality
 
 DAY = dt.date(2024, 5, 1)
 
 
 def frame(n: int, seed: int, n_num: int = 18, n_cat: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    cols = {f"num_{i}": rng.normal(i, 1 + i, n) for i in range(n_num)}
+    cols: dict[str, Any] = {f"num_{i}": rng.normal(i, 1 + i, n) for i in range(n_num)}
     cats = np.array([f"c{j}" for j in range(50)])
     cols.update({f"cat_{i}": cats[rng.integers(0, 50, n)] for i in range(n_cat)})
     score = rng.uniform(0, 1, n)

@@ -1,4 +1,4 @@
-"""Scale on one worker: monitor.pipeline.compute on a daily window of N rows x 30 columns.
+"""Scale on one worker: monitor.run.phases.compute on a daily window of N rows x 30 columns.
 
     .venv/bin/python bench/bench_scale.py [--rows 1000000 10000000] [--workdir DIR] [--keep] [--no-labels]
 
@@ -92,6 +92,7 @@ def write_dataset(root: Path, rows: int, *, labels: bool, seed: int = 0) -> dict
         if lwriter is not None:
             lwriter.write_table(lt)
         done += n
+    assert writer is not None
     writer.close()
     if lwriter is not None:
         lwriter.close()
@@ -152,8 +153,8 @@ def child(config: Path) -> dict:
 
     sampler = Sampler()
     sampler.start()
-    from monitor import pipeline
     from monitor.config import load_config
+    from monitor.run import phases as pipeline
 
     # Attribute memory to stages: wrap the reader and the stage runner (no change to the library).
     real_read, real_run = pipeline._read_inputs, pipeline._Stages.run
@@ -173,7 +174,7 @@ def child(config: Path) -> dict:
             sampler.phase = "between stages"
 
     pipeline._read_inputs = read_inputs
-    pipeline._Stages.run = stage_run
+    pipeline._Stages.run = stage_run  # type: ignore[method-assign]  # the bench samples memory per stage
     cfg = load_config(config)
     rss_before = sampler.proc.memory_info().rss
     t = time.perf_counter()

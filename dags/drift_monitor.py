@@ -18,21 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 from pathlib import Path
-
-try:
-    import monitor  # noqa: F401 - installed, or on PYTHONPATH
-except ImportError:  # the usual layout: dags/ next to the monitor/ package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, get_current_context, get_parsing_context, task
 
-from monitor import dagutil
+import monitor.airflow as dagutil
 from monitor.config import MonitorConfig, load_config
 from monitor.errors import ConfigError
 
-START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 RETRIES = 2
 RETRY_DELAY = dt.timedelta(minutes=5)
 
@@ -94,8 +88,8 @@ def _connection_env() -> dict:
 
 def _clients(env: dict):
     """The S3 storage and SMTP settings the pipeline uses, from `env`."""
-    from monitor.notify import smtp_settings_from_env
-    from monitor.storage import S3Storage
+    from monitor.io.storage import S3Storage
+    from monitor.notify.smtp import smtp_settings_from_env
 
     return S3Storage(env=env), smtp_settings_from_env(env)
 
@@ -113,7 +107,7 @@ def _fail_fast(exc: Exception) -> Exception:
 
 def _on_failure(context, *, config_path: str) -> None:
     """on_failure_callback: the failure notice, through the same email path as the report."""
-    from monitor.pipeline import notify_failure
+    from monitor.run.phases import notify_failure
 
     ti = context.get("ti") or context.get("task_instance")
     exc = context.get("exception")
@@ -128,7 +122,7 @@ def _on_failure(context, *, config_path: str) -> None:
         cfg = None
     env = _connection_env()
     try:
-        from monitor.notify import smtp_settings_from_env
+        from monitor.notify.smtp import smtp_settings_from_env
 
         smtp = smtp_settings_from_env(env)
     except Exception:  # noqa: BLE001 - notify_failure falls back to the outbox
@@ -144,7 +138,7 @@ def _on_failure(context, *, config_path: str) -> None:
 
 
 def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
-    """The DAG for one monitor config. Task bodies are one call into monitor.pipeline each."""
+    """The DAG for one monitor config. Task bodies are one call into monitor.run.phases each."""
     cron = dagutil.cron_for(cfg.schedule)
 
     def config() -> MonitorConfig:  # re-read at run time: tasks see the config as it is now
@@ -181,7 +175,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
 
         @task
         def compute(run: dict) -> dict:
-            from monitor import pipeline
+            from monitor.run import phases as pipeline
 
             env = _connection_env()
             s3, smtp = _clients(env)
@@ -193,14 +187,14 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
 
         @task
         def render(computed: dict) -> str:
-            from monitor import pipeline
+            from monitor.run import phases as pipeline
 
             s3, _ = _clients(_connection_env())
             return pipeline.render(config(), _day(computed), s3=s3)
 
         @task
         def notify(computed: dict) -> dict:
-            from monitor import pipeline
+            from monitor.run import phases as pipeline
 
             params = get_current_context()["params"]
             s3, smtp = _clients(_connection_env())
@@ -212,7 +206,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         @task
         def reevaluate_final(run: dict) -> dict | None:
             """Recompute day - labels.delay_days, whose labels are now final; never re-sends."""
-            from monitor import pipeline
+            from monitor.run import phases as pipeline
 
             s3, smtp = _clients(_connection_env())
             res = pipeline.reevaluate_final(config(), _day(run), s3=s3, smtp=smtp, failure_notice=False)
@@ -224,7 +218,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
             cfg = config()
             if not cfg.report.evidently:
                 return None
-            from monitor import pipeline
+            from monitor.run import phases as pipeline
 
             s3, _ = _clients(_connection_env())
             return pipeline.build_deep_dive(cfg, _day(computed), s3=s3)

@@ -2,7 +2,7 @@
 
     python docker/seed_s3.py [--bucket monitoring] [--end YYYY-MM-DD] [--if-empty]
 
-The data is what `python -m monitor demo` generates (monitor.demo.generate): 30 daily
+The data is what `python -m monitor demo` generates (monitor.demo.generator.generate): 30 daily
 production partitions ending on --end (default: yesterday, UTC, the day a nightly run
 monitors), the training snapshot, the validation set and the late labels. It lands under
 s3://<bucket>/data/... and s3://<bucket>/labels/..., where docker/monitors/car_loan_s3.yaml
@@ -19,10 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script from anywhere (the image puts the repo on PYTHONPATH too)
-    sys.path.insert(0, str(REPO))
-
 
 def ensure_bucket(client, bucket: str) -> None:
     names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
@@ -32,8 +28,8 @@ def ensure_bucket(client, bucket: str) -> None:
 
 def seed(bucket: str, end: dt.date, *, if_empty: bool = False, rows_per_day: int | None = None) -> int:
     """Upload the demo store to s3://bucket/; returns the number of objects written (0 when skipped)."""
-    from monitor import demo
-    from monitor.storage import S3Storage
+    from monitor.demo import generator as demo
+    from monitor.io.storage import S3Storage
 
     s3 = S3Storage()
     ensure_bucket(s3.client, bucket)
@@ -54,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bucket", default=os.environ.get("MONITOR_BUCKET", "monitoring"))
     ap.add_argument("--end", type=dt.date.fromisoformat,
-                    default=dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1),
+                    default=dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1),
                     help="last production day (default: yesterday, UTC)")
     ap.add_argument("--if-empty", action="store_true", help="do nothing when the bucket already holds data/")
     args = ap.parse_args(argv)

@@ -4,5 +4,11 @@ Importing this package is cheap: heavy modules (pandas, scipy, boto3,
 evidently) load only when the stage that needs them runs.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("airflow-drift-monitor")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0+unknown"
+
 __all__ = ["__version__"]

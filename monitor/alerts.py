@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from typing import Iterable, Optional
+from typing import Optional
 
 __all__ = ["Alert", "KINDS", "SEVERITIES", "mark_new", "resolved_since", "status_of"]
 

@@ -13,12 +13,15 @@ import datetime as dt
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from monitor.errors import MonitorError
 
 __all__ = ["main"]
+
+DEMO_CONFIG = Path(__file__).resolve().parent / "demo" / "car_loan.yaml"  # shipped inside the package
 
 
 def _date(s: str) -> dt.date:
@@ -70,7 +73,7 @@ def _progress(i: int, n: int, label: str) -> None:
 
 
 def backfill(cfg, start: dt.date, end: dt.date, *, send_email: bool, resend: bool, as_of: Optional[dt.date], out=sys.stdout) -> int:
-    from monitor.pipeline import run
+    from monitor.run.phases import run
 
     if end < start:
         raise MonitorError(f"--from {start} is after --to {end}; give the earlier date first")
@@ -98,7 +101,7 @@ def backfill(cfg, start: dt.date, end: dt.date, *, send_email: bool, resend: boo
 
 def _demo(args) -> int:
     from monitor.config import load_config
-    from monitor.demo import generate
+    from monitor.demo.generator import generate
 
     workdir = Path(args.workdir).resolve()
     end = args.end or (dt.date.today() - dt.timedelta(days=1))
@@ -106,7 +109,7 @@ def _demo(args) -> int:
     data = generate(workdir, end)
     os.environ["DEMO_DIR"] = str(workdir)
     os.environ.pop("AIRFLOW_CONN_SMTP_DEFAULT", None)  # the demo always writes to its outbox
-    cfg = load_config(Path(__file__).resolve().parents[1] / "monitors" / "demo.yaml")
+    cfg = load_config(DEMO_CONFIG)
     start = end - dt.timedelta(days=args.days - 1)
     print(f"monitoring {cfg.name} from {start} to {end} (drift and a cohort failure start {data.day(20)}; "
           f"a data-quality incident on {data.day(27)}) ...")
@@ -126,7 +129,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         cfg = load_config(args.config)
         if args.cmd == "run":
-            from monitor.pipeline import reevaluate_final, run
+            from monitor.run.phases import reevaluate_final, run
 
             res = run(cfg, args.date, send_email=not args.no_email, resend=args.resend, as_of=args.as_of)
             print(res.summary())

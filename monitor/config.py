@@ -95,7 +95,7 @@ class CohortConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "CohortConfig":
+    def _one_kind(self) -> CohortConfig:
         if (self.column is None) == (self.where is None):
             raise ValueError("a cohort needs exactly one of `column` (optionally with `bins`) or `name` + `where`")
         if self.where is not None and not self.name:
@@ -112,7 +112,7 @@ class CohortConfig(_Model):
         return self.name or self.column or "cohort"
 
 
-# Drift method names (monitor.drift.METHODS holds their implementations; a test keeps the two equal).
+# Drift method names (monitor.stages.drift.engine.METHODS holds their implementations; a test keeps the two equal).
 # Listed here so a config with a misspelt method fails at load time, without importing scipy.
 DRIFT_METHODS: tuple[str, ...] = (
     "auto",
@@ -260,7 +260,7 @@ class Guardrail(_Model):
         return v
 
     @model_validator(mode="after")
-    def _bounded(self) -> "Guardrail":
+    def _bounded(self) -> Guardrail:
         if self.min is None and self.max is None:
             raise ValueError(f"guardrail on {self.column!r} needs a `min` or a `max` bound")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -327,7 +327,7 @@ class MonitorConfig(_Model):
     source_path: Optional[str] = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _defaults(self) -> "MonitorConfig":
+    def _defaults(self) -> MonitorConfig:
         if not self.metrics:
             default = {
                 "binary_classification": ["roc_auc", "accuracy", "f1"],
@@ -375,7 +375,7 @@ def _expand_env(data: Any, env: Any) -> Any:
     if isinstance(data, list):
         return [_expand_env(v, env) for v in data]
     if isinstance(data, str) and "${" in data:
-        def sub(m: "re.Match[str]") -> str:
+        def sub(m: re.Match[str]) -> str:
             if m.group(1) in env:
                 return env[m.group(1)]
             if m.group(2) is not None:
@@ -395,7 +395,7 @@ def parse_config(data: Any, source: str = "<config>") -> MonitorConfig:
         errors = exc.errors()
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {_loc(first['loc'])}: {_explain(first)}{more}") from None
+        raise ConfigError(f"{source}: {_loc(first['loc'])}: {_explain(dict(first))}{more}") from None
     object.__setattr__(cfg, "source_path", source)
     return cfg
 

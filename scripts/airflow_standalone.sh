@@ -48,7 +48,7 @@ if [ "${SKIP_DEMO:-0}" != "1" ]; then
   yesterday="$("$PY" -c 'import datetime as d; print(d.date.today() - d.timedelta(days=1))')"
   if [ ! -d "$DEMO_DIR/data/car_loan/predictions/dt=$yesterday" ]; then
     echo "Generating the demo data (30 days ending $yesterday) under $DEMO_DIR ..."
-    "$PY" -c "import datetime as d, sys; from monitor.demo import generate; generate(sys.argv[1], d.date.fromisoformat(sys.argv[2]))" \
+    "$PY" -c "import datetime as d, sys; from monitor.demo.generator import generate; generate(sys.argv[1], d.date.fromisoformat(sys.argv[2]))" \
       "$DEMO_DIR" "$yesterday"
   fi
 fi

@@ -124,7 +124,7 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process group, newest first: its stop signal, then SIGKILL after 20 s."""
-        for name, p, sig in reversed(self.procs):
+        for _name, p, sig in reversed(self.procs):
             if p.poll() is None:
                 _killpg(p.pid, sig)
         deadline = time.monotonic() + 20
@@ -419,7 +419,7 @@ def run_e2e(args: argparse.Namespace) -> dict:
         raise E2EError(f"{dags}: no DAG files; the e2e needs dags/drift_monitor.py")
     names = [f"e2e_{chr(ord('a') + i)}" for i in range(args.monitors)]
     dag_ids = [DAG_PREFIX + n for n in names]
-    end = args.end or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1))
+    end = args.end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     start = end - dt.timedelta(days=args.days - 1)
     expected_dates = {(start + dt.timedelta(days=i)).isoformat() for i in range(args.days)}
     expected = len(names) * args.days
@@ -478,8 +478,8 @@ def run_e2e(args: argparse.Namespace) -> dict:
             return db.query(
                 "SELECT dag_id, logical_date, state FROM dag_run WHERE dag_id = ANY(%s) "
                 "AND logical_date >= %s AND logical_date < %s",
-                (dag_ids, dt.datetime.combine(start, dt.time(), dt.timezone.utc),
-                 dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.timezone.utc)))
+                (dag_ids, dt.datetime.combine(start, dt.time(), dt.UTC),
+                 dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)))
 
         last_print = [time.monotonic()]
 

@@ -1,0 +1,439 @@
+"""The monitor config: one typed tree, loaded once from YAML and passed down.
+
+Light on purpose (yaml + pydantic + stdlib): the DAG file loads every config
+at parse time to learn its name and schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "MonitorConfig",
+    "SourceConfig",
+    "LabelsConfig",
+    "ModelConfig",
+    "FeaturesConfig",
+    "CohortConfig",
+    "DriftConfig",
+    "DriftOverride",
+    "QualityConfig",
+    "PerformanceConfig",
+    "BusinessConfig",
+    "Guardrail",
+    "OutputConfig",
+    "EmailConfig",
+    "ReportConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Model):
+    """One dataset location: a file, a prefix, or (production only) a list of them."""
+
+    uri: Union[str, list[str]]
+    format: Literal["auto", "parquet", "csv", "jsonl"] = "auto"
+    # With several URIs, rows are tagged with the index-free name of their location here.
+    source_column: str = "_source"
+    csv_options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def uris(self) -> list[str]:
+        return [self.uri] if isinstance(self.uri, str) else list(self.uri)
+
+
+class LabelsConfig(SourceConfig):
+    join_on: list[str] = Field(default_factory=lambda: ["id"])
+    delay_days: int = Field(7, ge=0)
+
+
+class ModelConfig(_Model):
+    task: Literal["binary_classification", "multiclass_classification", "regression"]
+    target: str
+    prediction: str
+    score: Optional[str] = None
+    id: Optional[str] = None
+    timestamp: Optional[str] = None
+    threshold: float = Field(0.5, ge=0, le=1)
+    positive_label: Any = 1
+
+
+class FeaturesConfig(_Model):
+    numerical: Optional[list[str]] = None
+    categorical: Optional[list[str]] = None
+
+
+class CohortConfig(_Model):
+    """One value per cohort of `column`, numeric `bins` of it, or a named `where` query."""
+
+    column: Optional[str] = None
+    bins: Optional[list[float]] = None
+    name: Optional[str] = None
+    where: Optional[str] = None
+
+    @field_validator("bins", mode="before")
+    @classmethod
+    def _parse_inf(cls, v: Any) -> Any:
+        # YAML's `.inf` already parses to float; accept "inf"/"-inf" strings too.
+        if isinstance(v, list):
+            return [float(x) if isinstance(x, str) else x for x in v]
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CohortConfig:
+        if (self.column is None) == (self.where is None):
+            raise ValueError("a cohort needs exactly one of `column` (optionally with `bins`) or `name` + `where`")
+        if self.where is not None and not self.name:
+            raise ValueError("a `where` cohort needs a `name`")
+        if self.bins is not None:
+            if self.column is None:
+                raise ValueError("`bins` goes with `column`")
+            if len(self.bins) < 2 or any(not (a < b) for a, b in zip(self.bins, self.bins[1:])):
+                raise ValueError(f"`bins` must be at least two increasing edges, got {self.bins}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.column or "cohort"
+
+
+# Drift method names (monitor.stages.drift.engine.METHODS holds their implementations; a test keeps the two equal).
+# Listed here so a config with a misspelt method fails at load time, without importing scipy.
+DRIFT_METHODS: tuple[str, ...] = (
+    "auto",
+    "ks",
+    "wasserstein",
+    "psi",
+    "psi_quantile",
+    "jensenshannon",
+    "chisquare",
+    "z",
+    "hellinger",
+    "cramer_von_mises",
+    "anderson",
+)
+
+
+def _check_drift_method(v: Optional[str]) -> Optional[str]:
+    if v is not None and v not in DRIFT_METHODS:
+        raise ValueError(f"unknown drift method {v!r}; known methods: {', '.join(DRIFT_METHODS)}")
+    return v
+
+
+class DriftOverride(_Model):
+    method: Optional[str] = None
+    threshold: Optional[float] = None
+    enabled: bool = True
+
+    _method = field_validator("method")(_check_drift_method)
+
+
+class DriftConfig(_Model):
+    method: str = "auto"
+    threshold: Optional[float] = None  # None: the method's own default (p-value methods: `fdr`)
+    share: float = Field(0.5, gt=0, le=1)  # dataset drift when this share of features drifts
+    fdr: float = Field(0.05, gt=0, lt=1)  # Benjamini-Hochberg level for p-value methods
+    # A p-value method flags drift only when the BH-adjusted p < threshold AND the effect size
+    # (KS distance D for numeric tests, total variation distance for count tests) is at least this:
+    # at large n a p-value alone flags differences too small to matter.
+    min_effect: float = Field(0.05, ge=0, le=1)
+    features: dict[str, DriftOverride] = Field(default_factory=dict)
+    psi_bins: int = Field(10, ge=2, le=1000)  # reference-quantile bins of method "psi_quantile" (fixed in the profile)
+    cache_profile: bool = True
+    workers: int = Field(2, ge=1, le=64)  # columns processed at once (memory grows with this, not with columns)
+
+    _method = field_validator("method")(_check_drift_method)
+
+
+# Every quality check by name, grouped; `checks: {name: false}` switches off a check or a whole group.
+QUALITY_CHECK_GROUPS: dict[str, tuple[str, ...]] = {
+    "arrival": ("arrival",),
+    "volume": ("volume",),
+    "reference": ("reference",),
+    "schema": ("missing_columns", "added_columns", "renamed_columns", "type_changed"),
+    "values": ("null_rate", "out_of_range", "unseen_categories", "duplicate_ids", "timestamp_window"),
+    "predictions": ("score_invalid", "score_range", "constant_prediction", "positive_rate", "prediction_score_mismatch"),
+    "labels": ("label_coverage", "orphan_labels", "label_values"),
+}
+
+
+class QualityConfig(_Model):
+    """Thresholds of the data-quality checks (shares are fractions of rows, 0..1).
+
+    `enabled: false` switches off every check except `arrival`: a missing partition
+    is never silent. Switch that one off explicitly with `checks: {arrival: false}`.
+    """
+
+    enabled: bool = True
+    null_rate_tolerance: float = Field(0.05, ge=0, le=1)  # absolute increase over the reference
+    null_rate_critical: float = Field(0.5, ge=0, le=1)  # increase at which it is critical (all-null always is)
+    out_of_range_share: float = Field(0.05, ge=0, le=1)
+    out_of_range_critical: float = Field(0.5, ge=0, le=1)
+    unseen_category_share: float = Field(0.05, ge=0, le=1)
+    unseen_category_critical: float = Field(0.5, ge=0, le=1)
+    examples: int = Field(5, ge=0, le=100)  # example values quoted per finding
+    duplicate_id_share: float = Field(0.0, ge=0, le=1)
+    timestamp_outside_share: float = Field(0.01, ge=0, le=1)  # rows stamped outside the window
+    volume_history_runs: int = Field(14, ge=2)
+    volume_min_history: int = Field(3, ge=1)  # fewer usable past runs: compare with the reference's daily rate
+    volume_tolerance: float = Field(0.5, ge=0)  # relative change allowed before history exists; critical beyond it with history
+    volume_z: float = Field(4.0, gt=0)  # robust z (median/MAD) of the row count against history
+    score_invalid_share: float = Field(0.0, ge=0, le=1)  # NaN/inf scores or missing predictions
+    score_invalid_critical: float = Field(0.05, ge=0, le=1)
+    score_out_of_range_share: float = Field(0.0, ge=0, le=1)  # classifier scores outside [0, 1]
+    constant_min_rows: int = Field(10, ge=2)  # fewer rows: a constant output is not evidence
+    positive_rate_tolerance: float = Field(0.15, ge=0, le=1)  # absolute change (class-mix distance for multiclass)
+    positive_rate_ratio: float = Field(3.0, ge=1)  # or relative change by this factor either way
+    positive_rate_z: float = Field(4.0, ge=0)  # and the change must be this many standard errors
+    prediction_mismatch_share: float = Field(0.01, ge=0, le=1)  # prediction vs score >= model.threshold
+    min_label_coverage: float = Field(0.0, ge=0, le=1)
+    orphan_label_share: float = Field(0.05, ge=0, le=1)  # labels matching no prediction id
+    unknown_label_share: float = Field(0.0, ge=0, le=1)  # label values outside the training classes
+    rename_similarity: float = Field(0.8, gt=0, le=1)  # name similarity for a missing+added pair to look renamed
+    coerce_min_share: float = Field(0.95, gt=0, le=1)  # parseable share for a retyped column to stay usable
+    checks: dict[str, bool] = Field(default_factory=dict)  # switch a named check off: {duplicate_ids: false}
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, v: dict[str, bool]) -> dict[str, bool]:
+        known = cls.check_names()
+        for name in v:
+            if name not in known:
+                raise ValueError(f"unknown quality check {name!r}; known checks: {', '.join(known)}")
+        return v
+
+    @classmethod
+    def check_names(cls) -> list[str]:
+        """Group names first, then every check, in report order."""
+        names = list(QUALITY_CHECK_GROUPS)
+        for group in QUALITY_CHECK_GROUPS.values():
+            names += [c for c in group if c not in names]
+        return names
+
+    def is_on(self, check: str) -> bool:
+        """Whether a check runs: its own switch and its group's, and `enabled` (arrival excepted)."""
+        group = next((g for g, members in QUALITY_CHECK_GROUPS.items() if check in members), check)
+        if not self.enabled and check != "arrival":
+            return False
+        return self.checks.get(check, True) and self.checks.get(group, True)
+
+
+class PerformanceConfig(_Model):
+    confidence: float = Field(0.95, gt=0, lt=1)
+    bootstrap: int = Field(200, ge=0)
+    min_cohort_labelled: int = Field(100, ge=1)
+    fdr: float = Field(0.05, gt=0, lt=1)
+    min_delta: float = Field(0.01, ge=0)  # ignore regressions smaller than this (absolute)
+    all_categorical_cohorts: bool = False
+    seed: int = 0
+    worst_rows: int = Field(10, ge=0)
+    annotate_rows: int = Field(100, ge=0)
+
+
+class Guardrail(_Model):
+    column: str
+    stat: str = "mean"  # mean | median | min | max | sum | pNN (p50, p90, p95, p99, p99.9 ...)
+    max: Optional[float] = None
+    min: Optional[float] = None
+    name: Optional[str] = None
+
+    @field_validator("stat")
+    @classmethod
+    def _known_stat(cls, v: str) -> str:
+        if v not in ("mean", "median", "min", "max", "sum") and not re.fullmatch(r"p\d{1,2}(\.\d+)?", v):
+            raise ValueError(f"unknown guardrail stat {v!r}: use mean, median, min, max, sum or a percentile such as p95")
+        return v
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Guardrail:
+        if self.min is None and self.max is None:
+            raise ValueError(f"guardrail on {self.column!r} needs a `min` or a `max` bound")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"guardrail on {self.column!r}: min {self.min} is above max {self.max}")
+        return self
+
+
+class BusinessConfig(_Model):
+    cost_matrix: Optional[dict[Literal["tp", "fp", "fn", "tn"], float]] = None
+    cost_per_unit_error: Optional[float] = None
+    currency: str = "$"
+    guardrails: list[Guardrail] = Field(default_factory=list)
+
+
+class OutputConfig(_Model):
+    uri: str
+
+
+class EmailConfig(_Model):
+    to: list[str] = Field(default_factory=list)
+    send: Literal["always", "on_alert", "never"] = "always"
+    sender: str = "drift-monitor@localhost"
+    subject_prefix: str = ""
+    outbox: Optional[str] = None  # where .eml files go when no SMTP connection is configured
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.fullmatch(r"[^@\s<>,;\r\n]+@[^@\s<>,;\r\n]+", a):
+                raise ValueError(f"{a!r} is not an email address (expected name@domain)")
+        return v
+
+
+class ReportConfig(_Model):
+    evidently: bool = False
+    evidently_sample_rows: int = Field(20000, ge=100)
+    trend_runs: int = Field(30, ge=2)
+    charts: bool = True
+
+
+class MonitorConfig(_Model):
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    schedule: Optional[str] = "@daily"
+    window_days: int = Field(1, ge=1, le=366)
+    reference: SourceConfig
+    baseline: Optional[SourceConfig] = None
+    production: SourceConfig
+    labels: Optional[LabelsConfig] = None
+    model: ModelConfig
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    cohorts: list[CohortConfig] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
+    business: Optional[BusinessConfig] = None
+    human_level: dict[str, float] = Field(default_factory=dict)
+    output: OutputConfig
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    # Where the config came from, for messages; not part of the YAML.
+    source_path: Optional[str] = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> MonitorConfig:
+        if not self.metrics:
+            default = {
+                "binary_classification": ["roc_auc", "accuracy", "f1"],
+                "multiclass_classification": ["accuracy", "f1_macro"],
+                "regression": ["mae", "rmse"],
+            }[self.model.task]
+            object.__setattr__(self, "metrics", default)
+        return self
+
+    @property
+    def config_hash(self) -> str:
+        """Stable hash of the effective config (what shaped the results)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def where(self, key: str) -> str:
+        return f"{self.source_path or '<config>'}: {key}"
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _explain(err: dict) -> str:
+    kind, msg = err.get("type", ""), err.get("msg", "")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see README 'Monitor config' for the keys allowed here)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        return msg.replace("Input should be", "must be")
+    return msg.replace("Value error, ", "")
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(data: Any, env: Any) -> Any:
+    """Expand ${VAR} and ${VAR:-default} in string values (bucket names, demo folders), never in keys."""
+    if isinstance(data, dict):
+        return {k: _expand_env(v, env) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_expand_env(v, env) for v in data]
+    if isinstance(data, str) and "${" in data:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) in env:
+                return env[m.group(1)]
+            if m.group(2) is not None:
+                return m.group(2)
+            raise ConfigError(f"environment variable {m.group(1)} is not set (used as ${{{m.group(1)}}} in the config); set it or write ${{{m.group(1)}:-default}}")
+        return _ENV_REF.sub(sub, data)
+    return data
+
+
+def parse_config(data: Any, source: str = "<config>") -> MonitorConfig:
+    """Validate a mapping into a MonitorConfig, or raise one ConfigError naming the key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping of keys, got {type(data).__name__}")
+    try:
+        cfg = MonitorConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_loc(first['loc'])}: {_explain(dict(first))}{more}") from None
+    object.__setattr__(cfg, "source_path", source)
+    return cfg
+
+
+def load_config(path: Union[str, Path]) -> MonitorConfig:
+    """Load a monitor config from a YAML file (yaml.safe_load only)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (pass the path of a monitor YAML, e.g. monitors/demo.yaml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read the config: {exc}") from None
+    try:
+        data = _expand_env(yaml.safe_load(text), os.environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, str(p))
+
+
+def check_columns(cfg: MonitorConfig, columns: list[str]) -> None:
+    """Fail with the key path when the config names a column the reference does not have."""
+    have = set(columns)
+    named: list[tuple[str, str]] = []
+    for i, c in enumerate(cfg.cohorts):
+        if c.column:
+            named.append((f"cohorts[{i}].column", c.column))
+    for kind in ("numerical", "categorical"):
+        for i, col in enumerate(getattr(cfg.features, kind) or []):
+            named.append((f"features.{kind}[{i}]", col))
+    for key, col in named:
+        if col not in have:
+            sample = ", ".join(sorted(have)[:12])
+            raise ConfigError(
+                f"{cfg.where(key)}: column {col!r} is not in the reference data (columns: {sample}{', ...' if len(have) > 12 else ''})"
+            )
+

@@ -1,0 +1,445 @@
+"""One small interface over local paths and s3://bucket/key.
+
+All I/O of the monitor goes through here. S3 settings (endpoint, region,
+credentials) come from the environment or from an Airflow `aws_default`
+connection given as AIRFLOW_CONN_AWS_DEFAULT (JSON or URI form), never from the
+monitor config. Foreign errors are wrapped in StorageError/NotFoundError naming
+the URI.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from monitor.errors import DataError, NotFoundError, StorageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "ObjectInfo",
+    "Storage",
+    "LocalStorage",
+    "S3Storage",
+    "storage_for",
+    "join_uri",
+    "format_uri",
+    "read_table",
+    "read_tables",
+    "aws_settings_from_env",
+    "TABLE_SUFFIXES",
+]
+
+TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json", ".csv.gz", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    size: int
+    etag: Optional[str] = None
+    mtime: Optional[str] = None  # ISO UTC
+
+    def to_dict(self) -> dict:
+        return {"uri": self.uri, "size": self.size, "etag": self.etag, "mtime": self.mtime}
+
+
+def format_uri(template: str, date: dt.date) -> str:
+    """Fill `{date}` (YYYY-MM-DD) or `{date:%Y/%m/%d}` in a URI template."""
+    try:
+        return template.format(date=date)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise DataError(
+            f"URI template {template!r}: cannot fill it ({exc}); only {{date}} and {{date:<strftime>}} are allowed"
+        ) from None
+
+
+def join_uri(base: str, *parts: str) -> str:
+    out = base.rstrip("/")
+    for p in parts:
+        out += "/" + p.strip("/")
+    return out
+
+
+class Storage(ABC):
+    """The operations the monitor needs; `uri` is always a full URI or path."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under the prefix, sorted by URI ([] when there is none)."""
+
+    @abstractmethod
+    def stat(self, uri: str) -> ObjectInfo:
+        """Size and ETag/mtime of one object; NotFoundError when it does not exist."""
+
+    @abstractmethod
+    def read_bytes(self, uri: str) -> bytes:
+        """The object's content; NotFoundError when it does not exist."""
+
+    @abstractmethod
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Replace the object atomically: readers see the old or the new content, never half."""
+
+    def exists(self, uri: str) -> bool:
+        try:
+            self.stat(uri)
+            return True
+        except NotFoundError:
+            return False
+
+    def read_json(self, uri: str) -> Any:
+        raw = self.read_bytes(uri)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise DataError(f"{uri}: not valid JSON ({exc})") from None
+
+    def write_text(self, uri: str, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.write_bytes(uri, text.encode("utf-8"), content_type)
+
+    def local_path(self, uri: str) -> Optional[Path]:
+        """A local filesystem path for the URI, when there is one (lets readers avoid a copy)."""
+        return None
+
+    def expand(self, uri: str) -> builtins.list[ObjectInfo]:
+        """A URI naming one file gives that file; a prefix gives the table files under it."""
+        if not uri.endswith("/"):
+            try:
+                return [self.stat(uri)]
+            except NotFoundError as exc:
+                if "does not exist (create it" in str(exc):
+                    raise  # a missing bucket: no prefix under it either
+        objs = [o for o in self.list(uri.rstrip("/") + "/") if _is_table(o.uri)]
+        if not objs:
+            raise NotFoundError(f"{uri}: no such file, and no data files (parquet, csv, jsonl) under it")
+        return objs
+
+
+def _is_table(uri: str) -> bool:
+    name = uri.rsplit("/", 1)[-1].lower()
+    if name.startswith((".", "_")):  # _SUCCESS, .crc and temp files
+        return False
+    return name.endswith(TABLE_SUFFIXES)
+
+
+class LocalStorage(Storage):
+    @staticmethod
+    def _path(uri: str) -> Path:
+        if uri.startswith("file://"):
+            uri = unquote(urlsplit(uri).path)
+        return Path(uri)
+
+    def local_path(self, uri: str) -> Optional[Path]:
+        return self._path(uri)
+
+    def _info(self, p: Path, uri: str) -> ObjectInfo:
+        st = p.stat()
+        mtime = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).isoformat()
+        return ObjectInfo(uri=uri, size=st.st_size, mtime=mtime)
+
+    def stat(self, uri: str) -> ObjectInfo:
+        p = self._path(uri)
+        if not p.is_file():
+            raise NotFoundError(f"{uri}: no such file")
+        return self._info(p, uri)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        p = self._path(prefix)
+        if not p.is_dir():
+            return []
+        out = []
+        for f in sorted(p.rglob("*")):
+            if f.is_file():
+                out.append(self._info(f, str(f)))
+        return out
+
+    def read_bytes(self, uri: str) -> bytes:
+        p = self._path(uri)
+        try:
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"{uri}: no such file") from None
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot read: {exc}") from exc
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        p = self._path(uri)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, p)  # atomic: readers see the old or the new object, never half
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot write: {exc}") from exc
+
+
+def _conn_from_env(env: Mapping[str, str]) -> dict:
+    raw = env.get("AIRFLOW_CONN_AWS_DEFAULT", "").strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        try:
+            conn = json.loads(raw)
+        except ValueError as exc:
+            raise StorageError(f"AIRFLOW_CONN_AWS_DEFAULT: not valid JSON ({exc}); use the JSON or URI connection form") from None
+        extra = conn.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra or "{}")
+        return {"login": conn.get("login"), "password": conn.get("password"), **extra}
+    parts = urlsplit(raw)
+    extra = dict(parse_qsl(parts.query))
+    if "__extra__" in extra:
+        extra.update(json.loads(extra.pop("__extra__")))
+    return {
+        "login": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        **extra,
+    }
+
+
+def aws_settings_from_env(env: Optional[Mapping[str, str]] = None) -> dict:
+    """boto3 client kwargs from AIRFLOW_CONN_AWS_DEFAULT, falling back to boto3's own env handling."""
+    env = os.environ if env is None else env
+    conn = _conn_from_env(env)
+    kw: dict[str, Any] = {}
+    endpoint = conn.get("endpoint_url") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        kw["endpoint_url"] = endpoint
+    region = conn.get("region_name") or env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION")
+    if region:
+        kw["region_name"] = region
+    if conn.get("login"):
+        kw["aws_access_key_id"] = conn["login"]
+        kw["aws_secret_access_key"] = conn.get("password")
+    if conn.get("aws_session_token"):
+        kw["aws_session_token"] = conn["aws_session_token"]
+    return kw
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise StorageError(f"{uri}: not an s3://bucket/key URI")
+    return parts.netloc, parts.path.lstrip("/")
+
+
+class S3Storage(Storage):
+    """S3 (or MinIO / moto) through boto3, with botocore's standard retry mode for transient errors."""
+
+    def __init__(self, client: Any = None, *, env: Optional[Mapping[str, str]] = None) -> None:
+        self._client = client
+        self._env = env
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            kw = aws_settings_from_env(self._env)
+            kw.setdefault("region_name", "us-east-1")
+            cfg = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+            self._client = boto3.client("s3", config=cfg, **kw)
+        return self._client
+
+    def _wrap(self, uri: str, exc: Exception, what: str) -> StorageError:
+        code = ""
+        resp = getattr(exc, "response", None)
+        if isinstance(resp, dict):
+            code = str(resp.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchBucket",):
+            bucket = _split_s3(uri)[0]
+            return NotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return NotFoundError(f"{uri}: no such object")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return StorageError(f"{uri}: access denied ({code}); check the aws_default connection's credentials")
+        return StorageError(f"{uri}: cannot {what}: {exc}")
+
+    def stat(self, uri: str) -> ObjectInfo:
+        bucket, key = _split_s3(uri)
+        if not key:
+            raise NotFoundError(f"{uri}: names a bucket, not an object")
+        try:
+            r = self.client.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:  # botocore errors, connection errors
+            err = self._wrap(uri, exc, "stat")
+            if isinstance(err, NotFoundError) and not str(err).endswith("fix the URI in the config)"):
+                # HEAD gives a bare 404 for a missing bucket too: tell them apart
+                self._check_bucket(bucket, uri)
+            raise err from exc
+        mtime = r.get("LastModified")
+        return ObjectInfo(
+            uri=uri,
+            size=int(r.get("ContentLength", 0)),
+            etag=str(r.get("ETag", "")).strip('"') or None,
+            mtime=mtime.isoformat() if mtime else None,
+        )
+
+    def _check_bucket(self, bucket: str, uri: str) -> None:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise NotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)") from exc
+            if not code:
+                raise StorageError(f"{uri}: cannot reach S3: {exc}") from exc
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        bucket, key = _split_s3(prefix)
+        out: list[ObjectInfo] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            for page in pages:
+                for o in page.get("Contents", []) or []:
+                    mtime = o.get("LastModified")
+                    out.append(
+                        ObjectInfo(
+                            uri=f"s3://{bucket}/{o['Key']}",
+                            size=int(o.get("Size", 0)),
+                            etag=str(o.get("ETag", "")).strip('"') or None,
+                            mtime=mtime.isoformat() if mtime else None,
+                        )
+                    )
+        except Exception as exc:
+            raise self._wrap(prefix, exc, "list") from exc
+        return sorted(out, key=lambda o: o.uri)
+
+    def read_bytes(self, uri: str) -> bytes:
+        bucket, key = _split_s3(uri)
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            raise self._wrap(uri, exc, "read") from exc
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        bucket, key = _split_s3(uri)
+        try:  # a PUT replaces the object atomically
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except Exception as exc:
+            raise self._wrap(uri, exc, "write") from exc
+
+    def presigned_url(self, uri: str, expires: int = 7 * 24 * 3600) -> Optional[str]:
+        bucket, key = _split_s3(uri)
+        try:
+            return self.client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
+        except Exception:  # noqa: BLE001 - a link is a convenience; the URI still works
+            return None
+
+
+def storage_for(uri: str, *, s3: Optional[S3Storage] = None) -> Storage:
+    """The storage backend for a URI: S3Storage for s3://, LocalStorage for paths and file://."""
+    scheme = urlsplit(uri).scheme
+    if scheme == "s3":
+        return s3 if s3 is not None else S3Storage()
+    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
+        return LocalStorage()
+    raise StorageError(f"{uri}: unsupported scheme {scheme!r}; use s3://bucket/key or a local path")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fmt_of(uri: str, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    name = uri.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    raise DataError(f"{uri}: cannot tell the file format from its name; set `format: parquet|csv|jsonl` in the config")
+
+
+def read_table(
+    storage: Storage,
+    uri: str,
+    *,
+    columns: Optional[Sequence[str]] = None,
+    fmt: str = "auto",
+    csv_options: Optional[Mapping[str, Any]] = None,
+) -> pd.DataFrame:
+    """Read one parquet/csv/jsonl file (optionally gzipped) into pandas, only `columns` when given.
+
+    Columns named but absent are left out (the quality stage reports them), never an error here.
+    """
+    import pandas as pd
+
+    kind = _fmt_of(uri, fmt)
+    local = storage.local_path(uri)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            src: Any = str(local) if local is not None else io.BytesIO(storage.read_bytes(uri))
+            pf = pq.ParquetFile(src)
+            names = pf.schema_arrow.names
+            cols = [c for c in columns if c in names] if columns is not None else names
+            cols = [c for c in cols if not c.startswith("__index_level_")]  # pandas' stored index
+            # One column at a time: each column's Arrow buffers are released before the next is
+            # read, so the peak is the DataFrame plus one column, not Arrow table + DataFrame.
+            data = {c: pf.read(columns=[c]).column(0).to_pandas() for c in cols}
+            if not data:
+                return pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
+            return pd.DataFrame(data, copy=False)
+        raw = local.read_bytes() if local is not None else storage.read_bytes(uri)
+        if uri.lower().endswith(".gz") or raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        if kind == "csv":
+            opts = dict(csv_options or {})
+            usecols = (lambda c: c in set(columns)) if columns is not None else None
+            return pd.read_csv(io.BytesIO(raw), usecols=usecols, **opts)
+        df = pd.read_json(io.BytesIO(raw), lines=True)
+        return df[[c for c in columns if c in df.columns]] if columns is not None else df
+    except FileNotFoundError:
+        raise NotFoundError(f"{uri}: no such file") from None
+    except (StorageError, DataError):
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{uri}: not valid UTF-8 text ({exc.reason} at byte {exc.start}); re-export it as UTF-8 or set csv_options: {{encoding: latin-1}}") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow / pandas raise many kinds for a bad file
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{uri}: cannot parse as {kind}: {msg}") from None
+
+
+def read_tables(
+    storage: Storage,
+    uri: str,
+    *,
+    columns: Optional[Sequence[str]] = None,
+    fmt: str = "auto",
+    csv_options: Optional[Mapping[str, Any]] = None,
+) -> tuple[pd.DataFrame, list[ObjectInfo]]:
+    """Read a file or every table file under a prefix, concatenated; returns the frame and what was read."""
+    import pandas as pd
+
+    objs = storage.expand(uri)
+    frames = [read_table(storage, o.uri, columns=columns, fmt=fmt, csv_options=csv_options) for o in objs]
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame(columns=list(columns or [])), objs
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return df, objs
+

@@ -1,0 +1,230 @@
+"""Cohorts: definitions, degenerate cohorts, BH control, injected drops found, no false alerts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
+from monitor.stages.cohorts import evaluate_cohorts
+
+MODEL = ModelConfig(task="binary_classification", target="y", prediction="pred", score="score", id="id")
+
+
+def frame(n: int, seed: int, broken: str | None = None, label_share: float = 1.0) -> pd.DataFrame:
+    """Calibrated scores; in region `broken` the labels are coin flips (the model fails there)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    region = rng.choice(["north", "south", "east", "west", "centre"], n)
+    score = 1 / (1 + np.exp(-2 * x))
+    truth = np.where(region == broken, 0.5, score) if broken else score
+    y = (rng.random(n) < truth).astype(float)
+    y[rng.random(n) >= label_share] = np.nan
+    return pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": x,
+            "value": rng.uniform(0, 60000, n),
+            "region": region,
+            "score": score,
+            "pred": (score >= 0.5).astype(int),
+            "y": y,
+        }
+    )
+
+
+def by_name(res) -> dict:
+    return {c["cohort"]: c for c in res.to_dict()["cohorts"]}
+
+
+def test_cohort_kinds_and_labels():
+    df = frame(3000, 1)
+    cohorts = [
+        CohortConfig(column="region"),
+        CohortConfig(column="value", bins=[0, 20000, 40000, float("inf")]),
+        CohortConfig(name="confident", where="score > 0.9 or score < 0.1"),
+    ]
+    res = evaluate_cohorts(df, df, MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig(bootstrap=50))
+    names = by_name(res)
+    assert {"region=north", "region=centre", "value=[0, 20000)", "value=[40000, inf)", "confident"} <= set(names)
+    assert names["value=[0, 20000)"]["rows"] == int(((df.value >= 0) & (df.value < 20000)).sum())
+    north = names["region=north"]
+    assert north["labelled"] == north["rows"] == int((df.region == "north").sum())
+    assert north["label_coverage"] == 1.0
+    m = north["metrics"]["accuracy"]
+    # the baseline is the same cohort of the baseline set (here the same data): delta 0
+    assert m["value"] == m["baseline"] and m["delta"] == 0 and m["regressed"] is False
+    assert m["ci_low"] <= m["value"] <= m["ci_high"]
+    assert res.to_dict()["errors"] == []
+
+
+def test_degenerate_cohorts_give_clear_results_not_crashes():
+    df = frame(2000, 2)
+    df["empty"] = np.nan
+    df.loc[df.region == "west", "y"] = np.nan  # no labels yet
+    df.loc[df.region == "east", "y"] = 1.0  # a single class
+    cohorts = [
+        CohortConfig(column="region"),
+        CohortConfig(column="empty"),
+        CohortConfig(column="empty", bins=[0, 1]),
+        CohortConfig(column="not_there"),
+        CohortConfig(name="bad", where="x >>> 2"),
+        CohortConfig(name="unknown_col", where="nope > 2"),
+        CohortConfig(name="not_boolean", where="x + 1"),
+    ]
+    res = evaluate_cohorts(df, frame(2000, 3), MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig(bootstrap=30))
+    d = res.to_dict()
+    json.dumps(d, allow_nan=False)
+    names = by_name(res)
+    west = names["region=west"]
+    assert west["labelled"] == 0 and west["too_small"] and "no labelled rows" in west["note"]
+    assert west["metrics"]["accuracy"]["value"] is None and west["metrics"]["accuracy"]["regressed"] is False
+    east = names["region=east"]
+    assert east["metrics"]["roc_auc"]["value"] is None and "one class" in east["metrics"]["roc_auc"]["note"]
+    assert east["metrics"]["accuracy"]["value"] is not None
+    errors = " | ".join(d["errors"])
+    assert "'empty' is all null" in errors
+    assert "'not_there' is not in the window" in errors
+    assert "cohort 'bad': invalid where expression" in errors
+    assert "cohort 'unknown_col': invalid where expression" in errors
+    assert "cohort 'not_boolean'" in errors
+    # all labels set to 1 in east genuinely breaks accuracy there; nothing else alerts
+    assert {a.subject for a in res.alerts()} <= {"region=east"}
+
+
+def test_injected_cohort_drop_is_flagged_for_that_cohort_only():
+    base = frame(20000, 4)
+    cur = frame(10000, 5, broken="south", label_share=0.8)
+    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
+    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], cohorts, PerformanceConfig())
+    alerts = res.alerts()
+    assert [a.subject for a in alerts] == ["region=south"]
+    assert alerts[0].kind == "cohort" and alerts[0].severity == "critical"
+    ranked = res.to_dict()["cohorts"]
+    assert ranked[0]["cohort"] == "region=south"  # ranked first by impact
+    assert ranked[0]["impact"] > 0 and all(ranked[i]["impact"] >= ranked[i + 1]["impact"] for i in range(len(ranked) - 1))
+    m = ranked[0]["metrics"]["roc_auc"]
+    assert m["regressed"] and m["p_value_adjusted"] >= m["p_value"]
+    # the value bins dip too (a fifth of their rows are southern) but are explained by the overlap
+    bins = [c for c in ranked if c["cohort"].startswith("value=")]
+    dipped = [c for c in bins if any(x["regressed"] for x in c["metrics"].values())]
+    assert dipped and all(c["explained_by"] == "region=south" for c in dipped)
+    assert all("overlap with region=south" in c["note"] for c in dipped)
+
+
+def test_an_independent_second_drop_is_not_explained_away():
+    base = frame(20000, 13)
+    cur = frame(10000, 14, broken="south")
+    rng = np.random.default_rng(0)
+    hi = (cur.value >= 40000).to_numpy()
+    flip = hi & (rng.random(len(cur)) < 0.35)
+    cur.loc[flip, "y"] = 1 - cur.loc[flip, "y"]  # the top value bin breaks on its own
+    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
+    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig())
+    subjects = {a.subject for a in res.alerts()}
+    assert {"region=south", "value=[40000, 60000)"} <= subjects
+
+
+def test_no_false_cohort_alerts_on_stable_data():
+    """20 stable days x 8 cohorts x 3 metrics: BH at 5% allows an alert on at most a day or so."""
+    base = frame(20000, 6)
+    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
+    days_with_alerts = 0
+    for day in range(20):
+        cur = frame(5000, 100 + day, label_share=0.7)
+        res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], cohorts, PerformanceConfig(bootstrap=100, seed=day))
+        days_with_alerts += bool(res.alerts())
+    assert days_with_alerts <= 2
+
+
+def test_too_small_cohorts_are_reported_not_alerted():
+    base = frame(5000, 7)
+    cur = frame(400, 8, broken="north")
+    res = evaluate_cohorts(cur, base, MODEL, ["accuracy"], [CohortConfig(column="region")], PerformanceConfig(min_cohort_labelled=500))
+    names = by_name(res)
+    assert all(c["too_small"] for c in names.values())
+    assert "too small" in names["region=north"]["note"]
+    assert names["region=north"]["metrics"]["accuracy"]["p_value_adjusted"] is None
+    assert not res.alerts()
+
+
+def test_bh_adjusts_across_cohorts_and_metrics():
+    base = frame(20000, 9)
+    cur = frame(10000, 10, broken="east")
+    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], [CohortConfig(column="region")], PerformanceConfig())
+    rows = [m for c in res.to_dict()["cohorts"] for m in c["metrics"].values()]
+    ps = np.array([m["p_value"] for m in rows])
+    qs = np.array([m["p_value_adjusted"] for m in rows])
+    assert np.all(qs >= ps - 1e-15)
+    order = np.argsort(ps)
+    assert np.all(np.diff(qs[order]) >= -1e-15)  # BH keeps the order of the p-values
+    m = len(ps)
+    assert qs.min() == pytest.approx(min(1.0, min(np.sort(ps) * m / np.arange(1, m + 1))))
+    # cohort level: Bonferroni over the cohort's metrics, then BH across cohorts
+    for c in res.to_dict()["cohorts"]:
+        cps = [x["p_value"] for x in c["metrics"].values()]
+        assert c["p_value"] == pytest.approx(min(1.0, len(cps) * min(cps)))
+        assert c["p_value_adjusted"] >= c["p_value"] - 1e-15
+        if any(x["regressed"] for x in c["metrics"].values()):
+            assert c["p_value_adjusted"] <= 0.05
+    assert qs.max() <= 1.0
+
+
+def test_all_categorical_cohorts_and_where_on_baseline():
+    df = frame(1500, 11)
+    cfg = PerformanceConfig(all_categorical_cohorts=True, bootstrap=20)
+    res = evaluate_cohorts(df, df.drop(columns=["x"]), MODEL, ["accuracy"], [CohortConfig(name="neg_x", where="x < 0")], cfg, categorical_features=["region"])
+    names = by_name(res)
+    assert "region=south" in names and "neg_x" in names
+    assert names["neg_x"]["metrics"]["accuracy"]["baseline"] is None
+    assert "no baseline" in names["neg_x"]["note"]
+    assert any("fails on the baseline" in e for e in res.to_dict()["errors"])
+
+
+def test_multiclass_and_regression_cohorts():
+    rng = np.random.default_rng(12)
+    n = 3000
+    g = rng.choice(["a", "b"], n)
+    y = rng.normal(size=n)
+    df = pd.DataFrame({"g": g, "y": y, "pred": y + rng.normal(scale=np.where(g == "a", 0.1, 1.0))})
+    model = ModelConfig(task="regression", target="y", prediction="pred")
+    res = evaluate_cohorts(df, df, model, ["mae", "r2"], [CohortConfig(column="g")], PerformanceConfig(bootstrap=30))
+    names = by_name(res)
+    assert names["g=a"]["metrics"]["mae"]["value"] < names["g=b"]["metrics"]["mae"]["value"]
+    mc = pd.DataFrame({"g": g, "y": rng.choice(["u", "v", "w"], n)})
+    mc["pred"] = np.where(g == "a", mc["y"], "u")
+    model = ModelConfig(task="multiclass_classification", target="y", prediction="pred")
+    res = evaluate_cohorts(mc, mc, model, ["f1_macro"], [CohortConfig(column="g")], PerformanceConfig(bootstrap=30))
+    assert by_name(res)["g=a"]["metrics"]["f1_macro"]["value"] == 1.0
+
+
+@pytest.mark.slow
+def test_demo_data_flags_the_injected_cohort_only(tmp_path):
+    """The done-criterion on the demo store: salary_range=low from the incident day on, nothing before."""
+    import datetime as dt
+
+    from monitor.demo.generator import DAYS, DRIFT_DAY, generate
+
+    demo = generate(tmp_path, dt.date(2026, 1, 30))
+    root = tmp_path / "data" / "car_loan"
+    base = pd.read_parquet(root / "validation.parquet")
+    model = ModelConfig(task="binary_classification", target="repaid", prediction="y_pred", score="y_pred_proba", id="id")
+    cohorts = [
+        CohortConfig(column="salary_range"),
+        CohortConfig(column="region"),
+        CohortConfig(column="car_value", bins=[0, 20000, 40000, float("inf")]),
+        CohortConfig(name="new_drivers", where="driver_tenure < 1"),
+    ]
+    flagged = {}
+    for n in range(1, DAYS):
+        day = demo.day(n).isoformat()
+        cur = pd.read_parquet(root / "predictions" / f"dt={day}" / "part-0.parquet")
+        labels = tmp_path / "labels" / "car_loan" / f"dt={day}" / "labels.csv"
+        cur = cur.merge(pd.read_csv(labels), on="id", how="left")
+        res = evaluate_cohorts(cur, base, model, ["roc_auc", "accuracy", "f1", "brier"], cohorts, PerformanceConfig(bootstrap=100))
+        flagged[n] = {a.subject for a in res.alerts()}
+    assert all(not flagged[n] for n in range(1, DRIFT_DAY)), flagged
+    assert all(flagged[n] == {"salary_range=low"} for n in range(DRIFT_DAY, DAYS)), flagged
