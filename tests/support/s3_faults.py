@@ -30,9 +30,10 @@ import socketserver
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Callable, Optional
+from typing import Optional
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -190,7 +191,7 @@ class S3FaultProxy:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "S3FaultProxy":
+    def start(self) -> S3FaultProxy:
         proxy = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -218,7 +219,7 @@ class S3FaultProxy:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "S3FaultProxy":
+    def __enter__(self) -> S3FaultProxy:
         return self.start()
 
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
@@ -350,7 +351,7 @@ class S3FaultProxy:
         return True
 
 
-def _read_request(reader) -> Optional[tuple[str, str, dict[str, str], bytes]]:  # type: ignore[no-untyped-def]
+def _read_request(reader) -> Optional[tuple[str, str, dict[str, str], bytes]]:
     line = reader.readline(65537)
     while line in (b"\r\n", b"\n"):
         line = reader.readline(65537)

@@ -93,7 +93,7 @@ class ScriptedSmtp:
             return reply
         with self._lock:
             self.envelopes.append(envelope)
-            self.accepted.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            self.accepted.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
             late = self.script.late_seconds > 0 and (self.script.late_times is None or self._late_used < self.script.late_times)
             if late:
                 self._late_used += 1
@@ -102,7 +102,7 @@ class ScriptedSmtp:
                 self._stopping = asyncio.Event()
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.script.late_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return "250 OK: queued"
 

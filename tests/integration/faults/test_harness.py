@@ -135,7 +135,8 @@ def test_conditional_put_has_one_winner_even_when_threads_interleave(proxy, s3):
             barrier = threading.Barrier(4)
             clients = [_client(proxy.endpoint) for _ in range(4)]
 
-            def go(i: int, trial: int = trial) -> None:
+            def go(i: int, trial: int = trial, barrier: threading.Barrier = barrier, clients: list[Any] = clients,
+                   wins: list[int] = wins, codes: list[str] = codes) -> None:
                 barrier.wait()
                 try:
                     clients[i].put_object(Bucket=BUCKET, Key=f"claim-{trial}", Body=str(i).encode(), IfNoneMatch="*")
