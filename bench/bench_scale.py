@@ -154,10 +154,12 @@ def child(config: Path) -> dict:
     sampler = Sampler()
     sampler.start()
     from monitor.config import load_config
+    from monitor.run import RunOptions
+    from monitor.run import computation as compute_mod
     from monitor.run import phases as pipeline
 
     # Attribute memory to stages: wrap the reader and the stage runner (no change to the library).
-    real_read, real_run = pipeline._read_inputs, pipeline._Stages.run
+    real_read, real_run = pipeline.read_inputs, compute_mod.StageRunner.run
 
     def read_inputs(*a, **kw):
         sampler.phase = "read inputs"
@@ -166,19 +168,19 @@ def child(config: Path) -> dict:
         finally:
             sampler.phase = "between stages"
 
-    def stage_run(self, name, fn):
-        sampler.phase = f"stage {name}"
+    def stage_run(self, stage, ctx, done):
+        sampler.phase = f"stage {stage.name}"
         try:
-            return real_run(self, name, fn)
+            return real_run(self, stage, ctx, done)
         finally:
             sampler.phase = "between stages"
 
-    pipeline._read_inputs = read_inputs
-    pipeline._Stages.run = stage_run  # type: ignore[method-assign]  # the bench samples memory per stage
+    pipeline.read_inputs = read_inputs  # the bench samples memory per stage
+    compute_mod.StageRunner.run = stage_run  # type: ignore[method-assign]
     cfg = load_config(config)
     rss_before = sampler.proc.memory_info().rss
     t = time.perf_counter()
-    res = pipeline.compute(cfg, DAY, as_of=DAY + dt.timedelta(days=30), failure_notice=False)
+    res = pipeline.compute(cfg, DAY, RunOptions(as_of=DAY + dt.timedelta(days=30), failure_notice=False))
     seconds = time.perf_counter() - t
     sampler.phase = "done"
     time.sleep(0.1)

@@ -89,9 +89,9 @@ def _connection_env() -> dict:
 def _clients(env: dict):
     """The S3 storage and SMTP settings the pipeline uses, from `env`."""
     from monitor.io.storage import S3Storage
-    from monitor.notify.smtp import smtp_settings_from_env
+    from monitor.run import Clients
 
-    return S3Storage(env=env), smtp_settings_from_env(env)
+    return Clients.from_env(env, s3=S3Storage(env=env))
 
 
 def _fail_fast(exc: Exception) -> Exception:
@@ -120,17 +120,15 @@ def _on_failure(context, *, config_path: str) -> None:
         cfg = load_config(config_path)
     except Exception:  # noqa: BLE001
         cfg = None
-    env = _connection_env()
-    try:
-        from monitor.notify.smtp import smtp_settings_from_env
+    from monitor.run import Clients
 
-        smtp = smtp_settings_from_env(env)
-    except Exception:  # noqa: BLE001 - notify_failure falls back to the outbox
-        smtp = None
+    try:
+        clients = Clients.from_env(_connection_env())
+    except Exception:  # noqa: BLE001 - a bad connection: the notice goes to the outbox
+        clients = Clients()
     notify_failure(
-        cfg, day, error,
-        task=getattr(ti, "task_id", None), dag_id=getattr(ti, "dag_id", None),
-        smtp=smtp, monitor_name=Path(config_path).stem,
+        cfg, day, error, clients=clients,
+        task=getattr(ti, "task_id", None), dag_id=getattr(ti, "dag_id", None), monitor_name=Path(config_path).stem,
     )
 
 
@@ -175,13 +173,12 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
 
         @task
         def compute(run: dict) -> dict:
+            from monitor.run import RunOptions
             from monitor.run import phases as pipeline
 
-            env = _connection_env()
-            s3, smtp = _clients(env)
             try:
                 # no failure notice here: the on_failure_callback sends one once retries are spent
-                return pipeline.compute(config(), _day(run), s3=s3, smtp=smtp, failure_notice=False)
+                return pipeline.compute(config(), _day(run), RunOptions(failure_notice=False), _clients(_connection_env()))
             except Exception as exc:
                 raise _fail_fast(exc) from exc
 
@@ -189,27 +186,24 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         def render(computed: dict) -> str:
             from monitor.run import phases as pipeline
 
-            s3, _ = _clients(_connection_env())
-            return pipeline.render(config(), _day(computed), s3=s3)
+            return pipeline.render(config(), _day(computed), _clients(_connection_env()))
 
         @task
         def notify(computed: dict) -> dict:
+            from monitor.run import RunOptions
             from monitor.run import phases as pipeline
 
             params = get_current_context()["params"]
-            s3, smtp = _clients(_connection_env())
-            return pipeline.notify(
-                config(), _day(computed), s3=s3, smtp=smtp,
-                send_email=bool(params.get("send_email", True)), resend=bool(params.get("resend", False)),
-            )
+            options = RunOptions(send_email=bool(params.get("send_email", True)), resend=bool(params.get("resend", False)))
+            return pipeline.notify(config(), _day(computed), options, _clients(_connection_env()))
 
         @task
         def reevaluate_final(run: dict) -> dict | None:
             """Recompute day - labels.delay_days, whose labels are now final; never re-sends."""
+            from monitor.run import RunOptions
             from monitor.run import phases as pipeline
 
-            s3, smtp = _clients(_connection_env())
-            res = pipeline.reevaluate_final(config(), _day(run), s3=s3, smtp=smtp, failure_notice=False)
+            res = pipeline.reevaluate_final(config(), _day(run), RunOptions(failure_notice=False), _clients(_connection_env()))
             return None if res is None else {"date": res.date, "output_uri": res.output_uri, "status": res.status}
 
         @task
@@ -220,8 +214,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
                 return None
             from monitor.run import phases as pipeline
 
-            s3, _ = _clients(_connection_env())
-            return pipeline.build_deep_dive(cfg, _day(computed), s3=s3)
+            return pipeline.build_deep_dive(cfg, _day(computed), clients=_clients(_connection_env()))
 
         run = resolve()
         computed = compute(run)

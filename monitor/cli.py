@@ -15,9 +15,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from monitor.errors import MonitorError
+from monitor.run.context import Clients, RunOptions
+
+if TYPE_CHECKING:
+    from monitor.config import MonitorConfig
 
 __all__ = ["main"]
 
@@ -72,7 +76,7 @@ def _progress(i: int, n: int, label: str) -> None:
         sys.stderr.write("\n")
 
 
-def backfill(cfg, start: dt.date, end: dt.date, *, send_email: bool, resend: bool, as_of: Optional[dt.date], out=sys.stdout) -> int:
+def backfill(cfg: MonitorConfig, start: dt.date, end: dt.date, options: RunOptions, clients: Clients, out=sys.stdout) -> int:
     from monitor.run.phases import run
 
     if end < start:
@@ -83,7 +87,7 @@ def backfill(cfg, start: dt.date, end: dt.date, *, send_email: bool, resend: boo
     for i, day in enumerate(days):
         _progress(i, len(days), f"{cfg.name} {day}")
         try:
-            res = run(cfg, day, send_email=send_email, resend=resend, as_of=as_of)
+            res = run(cfg, day, options, clients)
             rows.append((day.isoformat(), res.status, str(len(res.alerts)), "sent" if res.email.get("sent") else "-", f"{res.seconds:.1f}s", res.output_uri))
         except MonitorError as exc:
             rows.append((day.isoformat(), "FAILED", "-", "-", "-", str(exc)))
@@ -108,12 +112,11 @@ def _demo(args) -> int:
     print(f"generating demo data in {workdir} (30 days ending {end}) ...")
     data = generate(workdir, end)
     os.environ["DEMO_DIR"] = str(workdir)
-    os.environ.pop("AIRFLOW_CONN_SMTP_DEFAULT", None)  # the demo always writes to its outbox
     cfg = load_config(DEMO_CONFIG)
     start = end - dt.timedelta(days=args.days - 1)
     print(f"monitoring {cfg.name} from {start} to {end} (drift and a cohort failure start {data.day(20)}; "
           f"a data-quality incident on {data.day(27)}) ...")
-    code = backfill(cfg, start, end, send_email=True, resend=True, as_of=end + dt.timedelta(days=1))
+    code = backfill(cfg, start, end, RunOptions(resend=True, as_of=end + dt.timedelta(days=1)), Clients(smtp=None))
     out = Path(cfg.output.uri) / cfg.name
     print(f"\nreports:  {out}/date=YYYY-MM-DD/report.html   e.g. {out}/date={data.day(27)}/report.html")
     print(f"emails:   {cfg.email.outbox}/*.eml")
@@ -128,24 +131,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from monitor.config import load_config
 
         cfg = load_config(args.config)
+        options = RunOptions(send_email=not args.no_email, resend=args.resend, as_of=args.as_of)
+        clients = Clients.from_env()
         if args.cmd == "run":
             from monitor.run.phases import reevaluate_final, run
 
-            res = run(cfg, args.date, send_email=not args.no_email, resend=args.resend, as_of=args.as_of)
+            res = run(cfg, args.date, options, clients)
             print(res.summary())
             for a in [a for a in res.alerts if a.get("severity") == "critical"][:5]:
                 print(f"  {a['kind']}: {a['message']}")
             print(f"email: {_email_line(res.email)}")
             if not args.no_reevaluate:
                 try:
-                    again = reevaluate_final(cfg, args.date, as_of=args.as_of)
+                    again = reevaluate_final(cfg, args.date, options, clients)
                 except MonitorError as exc:
                     print(f"warning: could not re-evaluate the day whose labels became final: {exc}", file=sys.stderr)
                 else:
                     if again is not None:
                         print(f"re-evaluated (labels now final): {again.summary()}")
             return 0
-        return backfill(cfg, args.start, args.end, send_email=not args.no_email, resend=args.resend, as_of=args.as_of)
+        return backfill(cfg, args.start, args.end, options, clients)
     except MonitorError as exc:
         if args.debug:
             raise

@@ -4,6 +4,8 @@
     ├── ConfigError (ValueError)     the monitor config is invalid
     ├── StorageError (OSError)       an object or prefix cannot be read or written
     │   └── NotFoundError (FileNotFoundError)   the object, prefix or bucket does not exist
+    │       ├── ObjectNotFoundError              no object (or no data file under the prefix)
+    │       └── BucketNotFoundError              the bucket itself is missing: a config or setup error
     ├── DataError (ValueError)       the data cannot be used as it is (schema, parse, empty)
     ├── UnknownMethodError (KeyError) a method name is not in its registry
     └── NotifyError (RuntimeError)   the email could not be built or delivered
@@ -18,6 +20,8 @@ __all__ = [
     "ConfigError",
     "StorageError",
     "NotFoundError",
+    "ObjectNotFoundError",
+    "BucketNotFoundError",
     "DataError",
     "UnknownMethodError",
     "NotifyError",
@@ -38,6 +42,14 @@ class StorageError(MonitorError, OSError):
 
 class NotFoundError(StorageError, FileNotFoundError):
     """The object, prefix or bucket does not exist."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No object at the URI, or no data file under the prefix (e.g. a partition not written yet)."""
+
+
+class BucketNotFoundError(NotFoundError):
+    """The bucket does not exist: retrying will not help; fix the URI or create the bucket."""
 
 
 class DataError(MonitorError, ValueError):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from monitor.errors import DataError, NotFoundError, StorageError
+from monitor.errors import BucketNotFoundError, DataError, NotFoundError, ObjectNotFoundError, StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -118,12 +118,13 @@ class Storage(ABC):
         if not uri.endswith("/"):
             try:
                 return [self.stat(uri)]
-            except NotFoundError as exc:
-                if "does not exist (create it" in str(exc):
-                    raise  # a missing bucket: no prefix under it either
+            except BucketNotFoundError:
+                raise  # no prefix under a missing bucket either
+            except NotFoundError:
+                pass
         objs = [o for o in self.list(uri.rstrip("/") + "/") if _is_table(o.uri)]
         if not objs:
-            raise NotFoundError(f"{uri}: no such file, and no data files (parquet, csv, jsonl) under it")
+            raise ObjectNotFoundError(f"{uri}: no such file, and no data files (parquet, csv, jsonl) under it")
         return objs
 
 
@@ -152,7 +153,7 @@ class LocalStorage(Storage):
     def stat(self, uri: str) -> ObjectInfo:
         p = self._path(uri)
         if not p.is_file():
-            raise NotFoundError(f"{uri}: no such file")
+            raise ObjectNotFoundError(f"{uri}: no such file")
         return self._info(p, uri)
 
     def list(self, prefix: str) -> list[ObjectInfo]:
@@ -170,7 +171,7 @@ class LocalStorage(Storage):
         try:
             return p.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{uri}: no such file") from None
+            raise ObjectNotFoundError(f"{uri}: no such file") from None
         except OSError as exc:
             raise StorageError(f"{uri}: cannot read: {exc}") from exc
 
@@ -266,9 +267,9 @@ class S3Storage(Storage):
             code = str(resp.get("Error", {}).get("Code", ""))
         if code in ("NoSuchBucket",):
             bucket = _split_s3(uri)[0]
-            return NotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)")
+            return BucketNotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)")
         if code in ("NoSuchKey", "404", "NotFound"):
-            return NotFoundError(f"{uri}: no such object")
+            return ObjectNotFoundError(f"{uri}: no such object")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return StorageError(f"{uri}: access denied ({code}); check the aws_default connection's credentials")
         return StorageError(f"{uri}: cannot {what}: {exc}")
@@ -276,12 +277,12 @@ class S3Storage(Storage):
     def stat(self, uri: str) -> ObjectInfo:
         bucket, key = _split_s3(uri)
         if not key:
-            raise NotFoundError(f"{uri}: names a bucket, not an object")
+            raise ObjectNotFoundError(f"{uri}: names a bucket, not an object")
         try:
             r = self.client.head_object(Bucket=bucket, Key=key)
         except Exception as exc:  # botocore errors, connection errors
             err = self._wrap(uri, exc, "stat")
-            if isinstance(err, NotFoundError) and not str(err).endswith("fix the URI in the config)"):
+            if isinstance(err, NotFoundError) and not isinstance(err, BucketNotFoundError):
                 # HEAD gives a bare 404 for a missing bucket too: tell them apart
                 self._check_bucket(bucket, uri)
             raise err from exc
@@ -299,7 +300,7 @@ class S3Storage(Storage):
         except Exception as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchBucket", "NotFound"):
-                raise NotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)") from exc
+                raise BucketNotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)") from exc
             if not code:
                 raise StorageError(f"{uri}: cannot reach S3: {exc}") from exc
 
@@ -414,7 +415,7 @@ def read_table(
         df = pd.read_json(io.BytesIO(raw), lines=True)
         return df[[c for c in columns if c in df.columns]] if columns is not None else df
     except FileNotFoundError:
-        raise NotFoundError(f"{uri}: no such file") from None
+        raise ObjectNotFoundError(f"{uri}: no such file") from None
     except (StorageError, DataError):
         raise
     except UnicodeDecodeError as exc:

@@ -1,31 +1,25 @@
-"""The phases of one monitored date: compute, render, notify (and run, which chains them)."""
+"""The phases of one monitored date: compute, render, notify (and run, which chains them).
 
-from monitor.run.phases import (
-    RunResult,
-    build_deep_dive,
-    compute,
-    infer_features,
-    load_history,
-    notify,
-    notify_failure,
-    output_prefix,
-    reevaluate_final,
-    render,
-    run,
-    window_dates,
-)
+    from monitor.run import RunOptions, Clients, run
+    run(cfg, day, RunOptions(send_email=False), Clients.from_env())
+"""
+
+from monitor.run.computation import Stage
+from monitor.run.context import Clients, RunContext, RunOptions, RunResult
+from monitor.run.email import notify_failure
+from monitor.run.phases import build_deep_dive, compute, notify, reevaluate_final, render, run
 
 __all__ = [
+    "Clients",
+    "RunContext",
+    "RunOptions",
     "RunResult",
-    "run",
-    "compute",
-    "render",
-    "notify",
-    "reevaluate_final",
-    "window_dates",
-    "output_prefix",
-    "infer_features",
-    "load_history",
-    "notify_failure",
+    "Stage",
     "build_deep_dive",
+    "compute",
+    "notify",
+    "notify_failure",
+    "reevaluate_final",
+    "render",
+    "run",
 ]

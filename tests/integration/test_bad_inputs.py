@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import parse_config
+from monitor.run.context import RunOptions
 from monitor.run.phases import run
 
 DAY = dt.date(2026, 11, 25)
@@ -53,14 +54,14 @@ def test_truncated_parquet_partition(tmp_path):
 
 def test_empty_file_partition(tmp_path):
     cfg = setup(tmp_path, "part-0.csv", b"")
-    res = run(cfg, DAY, send_email=False)
+    res = run(cfg, DAY, RunOptions(send_email=False))
     assert res.status == "no_data"
     assert findings(res)
 
 
 def test_csv_with_wrong_delimiter(tmp_path):
     cfg = setup(tmp_path, "part-0.csv", ref_frame(60).drop(columns=["y"]).to_csv(index=False, sep=";").encode())
-    res = run(cfg, DAY, send_email=False)
+    res = run(cfg, DAY, RunOptions(send_email=False))
     msgs = " ".join(findings(res))
     assert "delimiter" in msgs, msgs
     assert res.status in ("alert", "warning")
@@ -69,7 +70,7 @@ def test_csv_with_wrong_delimiter(tmp_path):
 def test_csv_in_the_wrong_encoding(tmp_path):
     f = ref_frame(60).drop(columns=["y"]).assign(c="Jos\xe9")
     cfg = setup(tmp_path, "part-0.csv", f.to_csv(index=False).encode("latin-1"))
-    res = run(cfg, DAY, send_email=False)
+    res = run(cfg, DAY, RunOptions(send_email=False))
     msgs = " ".join(findings(res))
     assert "UTF-8" in msgs and "encoding" in msgs, msgs
 
@@ -83,7 +84,7 @@ def test_int_column_as_strings_and_bad_scores(tmp_path):
     buf = io.BytesIO()
     f.to_parquet(buf)
     cfg = setup(tmp_path, "part-0.parquet", buf.getvalue())
-    res = run(cfg, DAY, send_email=False)
+    res = run(cfg, DAY, RunOptions(send_email=False))
     assert not res.metrics["errors"], res.metrics["errors"]
     msgs = " ".join(findings(res))
     assert "outside [0, 1]" in msgs or "1.7" in msgs, msgs

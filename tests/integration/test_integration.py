@@ -9,6 +9,7 @@ import pytest
 
 from monitor.config import parse_config
 from monitor.demo.generator import generate
+from monitor.run.context import RunOptions
 from monitor.run.phases import run
 
 pytestmark = pytest.mark.integration
@@ -69,8 +70,8 @@ def test_pipeline_against_s3_and_smtp(s3_demo):
     as_of = END + dt.timedelta(days=1)
     quiet, drifted = data.day(18), data.day(24)
 
-    r1 = run(cfg, quiet, as_of=as_of)
-    r2 = run(cfg, drifted, as_of=as_of)
+    r1 = run(cfg, quiet, RunOptions(as_of=as_of))
+    r2 = run(cfg, drifted, RunOptions(as_of=as_of))
     for day in (quiet, drifted):
         keys = _keys(client, f"car_loan/date={day}/")
         assert {"metrics.json", "report.html", "manifest.json"} <= set(keys)
@@ -101,11 +102,11 @@ def test_pipeline_against_s3_and_smtp(s3_demo):
     assert "income" in html and "salary_range" in html
 
     # A rerun of the same date replaces the outputs and does not re-send ...
-    r3 = run(cfg, drifted, as_of=as_of)
+    r3 = run(cfg, drifted, RunOptions(as_of=as_of))
     assert r3.email["sent"] is False and "already sent" in r3.email["reason"]
     assert len(sink.wait_for(3, timeout=1)) == 2
     # ... unless asked to.
-    run(cfg, drifted, as_of=as_of, resend=True)
+    run(cfg, drifted, RunOptions(as_of=as_of, resend=True))
     assert len(sink.wait_for(3)) == 3
     assert r1.status in ("ok", "warning") and r2.status == "alert"
 
@@ -113,7 +114,7 @@ def test_pipeline_against_s3_and_smtp(s3_demo):
 def test_missing_partition_is_no_data_and_still_reports(s3_demo):
     cfg, data, client, sink = s3_demo
     day = END + dt.timedelta(days=1)  # nothing written for this day
-    res = run(cfg, day, as_of=day)
+    res = run(cfg, day, RunOptions(as_of=day))
     assert res.status == "no_data"
     assert any(a["kind"] == "no_data" and a["severity"] == "critical" for a in res.alerts)
     assert "report.html" in _keys(client, f"car_loan/date={day}/")
@@ -123,7 +124,7 @@ def test_missing_partition_is_no_data_and_still_reports(s3_demo):
 
 def test_day_with_no_labels_yet_is_provisional(s3_demo):
     cfg, data, client, sink = s3_demo
-    res = run(cfg, END, as_of=END + dt.timedelta(days=1), send_email=False)  # the demo's last day: no label has arrived
+    res = run(cfg, END, RunOptions(as_of=END + dt.timedelta(days=1), send_email=False))  # the demo's last day: no label has arrived
     assert res.metrics["rows"]["labelled"] == 0 and res.metrics["rows"]["current"] == 2000
     assert not res.metrics["errors"], res.metrics["errors"]
     assert res.metrics["final"] is False

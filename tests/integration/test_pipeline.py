@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from monitor.config import parse_config
+from monitor.run.context import Clients, RunOptions
 from monitor.run.phases import compute, load_history, notify, reevaluate_final, render, run, window_dates
 
 DAY = dt.date(2026, 11, 25)
@@ -61,7 +62,7 @@ def config(tmp_path, **over):
 
 def test_production_from_several_locations_and_labels_joined(store):
     cfg = config(store)
-    res = run(cfg, DAY, as_of=DAY + dt.timedelta(days=1))
+    res = run(cfg, DAY, RunOptions(as_of=DAY + dt.timedelta(days=1)))
     m = res.metrics
     assert m["rows"] == {"current": 200, "reference": 600, "labelled": 200}
     assert m["window"] == {"start": "2026-11-25", "end": "2026-11-25"}
@@ -75,7 +76,7 @@ def test_production_from_several_locations_and_labels_joined(store):
 
 def test_window_of_several_days(store):
     cfg = config(store, window_days=3)
-    res = run(cfg, DAY, send_email=False)
+    res = run(cfg, DAY, RunOptions(send_email=False))
     assert res.metrics["rows"]["current"] == 600
     assert res.metrics["window"] == {"start": "2026-11-23", "end": "2026-11-25"}
     assert res.email == {"sent": False, "reason": "skipped: --no-email"}
@@ -83,7 +84,7 @@ def test_window_of_several_days(store):
 
 def test_phases_are_separate_and_idempotent(store):
     cfg = config(store)
-    out = compute(cfg, DAY, as_of=DAY)
+    out = compute(cfg, DAY, RunOptions(as_of=DAY))
     assert set(out) == {"date", "output_uri", "status", "alerts"}
     json.dumps(out)  # XCom-safe
     uri = render(cfg, DAY)
@@ -92,9 +93,9 @@ def test_phases_are_separate_and_idempotent(store):
     again = notify(cfg, DAY)
     assert first["sent"] and not again["sent"] and "already sent" in again["reason"]
     # recomputing keeps the delivery record, so the rerun does not re-send
-    compute(cfg, DAY, as_of=DAY)
+    compute(cfg, DAY, RunOptions(as_of=DAY))
     assert not notify(cfg, DAY)["sent"]
-    assert notify(cfg, DAY, resend=True)["sent"]
+    assert notify(cfg, DAY, RunOptions(resend=True))["sent"]
     manifest = json.loads((store / "out" / "m" / "date=2026-11-25" / "manifest.json").read_text())
     assert manifest["email"]["sent"] and manifest["email"]["to"] == ["ml-team@localhost"]
 
@@ -111,7 +112,7 @@ def test_on_alert_sends_only_when_something_needs_attention(store):
 def test_reevaluate_final_recomputes_without_resending(store):
     cfg = config(store)
     early = DAY - dt.timedelta(days=2)
-    run(cfg, early, as_of=early + dt.timedelta(days=1))
+    run(cfg, early, RunOptions(as_of=early + dt.timedelta(days=1)))
     m0 = json.loads((store / "out" / "m" / f"date={early}" / "metrics.json").read_text())
     assert m0["final"] is False
     again = reevaluate_final(cfg, DAY)
@@ -125,14 +126,14 @@ def test_reevaluate_final_recomputes_without_resending(store):
 def test_history_is_read_in_date_order(store):
     cfg = config(store)
     for d in window_dates(DAY, 3):
-        run(cfg, d, send_email=False)
+        run(cfg, d, RunOptions(send_email=False))
     hist = load_history(cfg, DAY + dt.timedelta(days=1))
     assert [h["date"] for h in hist] == ["2026-11-23", "2026-11-24", "2026-11-25"]
 
 
 def test_failed_run_writes_nothing_and_sends_a_failure_notice(store):
     cfg = config(store)
-    run(cfg, DAY, send_email=False)
+    run(cfg, DAY, RunOptions(send_email=False))
     before = (store / "out" / "m" / "date=2026-11-25" / "metrics.json").read_bytes()
     (store / "ref.parquet").write_bytes(b"PAR1 truncated")
     with pytest.raises(Exception, match="ref.parquet: cannot parse as parquet"):
@@ -172,7 +173,7 @@ def test_smtp_down_keeps_the_results_and_fails_loudly(store):
     cfg = config(store)
     dead = SmtpSettings(host="127.0.0.1", port=free_port(), use_ssl=False, starttls=False, timeout=2, retries=1, backoff=0.01)
     with pytest.raises(NotifyError, match=r"results written to .*date=2026-11-25/, but the email was not delivered: .*127\.0\.0\.1"):
-        run(cfg, DAY, smtp=dead)
+        run(cfg, DAY, clients=Clients(smtp=dead))
     out = store / "out" / "m" / "date=2026-11-25"
     assert (out / "metrics.json").exists() and (out / "report.html").exists()
     manifest = json.loads((out / "manifest.json").read_text())

@@ -1,0 +1,361 @@
+"""The computation of one date: the stages in order over one frozen RunContext.
+
+    quality -> drift -> performance -> cohorts -> business -> analysis  ->  the metrics document
+
+Each stage is a small object with a `name`, `applies(ctx)` and `run(ctx, done)`; `done`
+holds the results of the stages before it. A stage that raises becomes an `errors`
+entry and a critical alert, and the others still run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Optional, Protocol
+
+from monitor.alerts import Alert, mark_new, resolved_since, status_of
+from monitor.errors import MonitorError
+from monitor.io.inputs import Inputs, window_dates
+from monitor.io.outputs import cached_profile
+from monitor.jsonutil import to_jsonable
+from monitor.run.context import RunContext
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import pandas as pd
+
+    from monitor.config import MonitorConfig
+    from monitor.io.storage import S3Storage
+
+__all__ = ["Stage", "StageRunner", "Computed", "default_stages", "compute_metrics", "infer_features", "make_context"]
+
+SCHEMA_VERSION = 1
+
+
+class Stage(Protocol):
+    """One step of the computation. `run` returns a result with `alerts()` and `to_dict()`, or None."""
+
+    name: str
+
+    def applies(self, ctx: RunContext) -> bool: ...
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any: ...
+
+
+@dataclass
+class StageRunner:
+    """Runs each stage, keeping its result; a stage that raises becomes an error entry and an alert."""
+
+    errors: list[dict] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def run(self, stage: Stage, ctx: RunContext, done: dict[str, Any]) -> Any:
+        t = time.perf_counter()
+        try:
+            result = stage.run(ctx, done)
+        except MonitorError as exc:
+            self._fail(stage.name, str(exc))
+            result = None
+        except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen input: report it, keep the other stages
+            self._fail(stage.name, f"{type(exc).__name__}: {exc}")
+            result = None
+        self.timings[stage.name] = round(time.perf_counter() - t, 4)
+        if result is not None and hasattr(result, "alerts"):
+            self.alerts.extend(result.alerts())
+        return result
+
+    def _fail(self, name: str, message: str) -> None:
+        self.errors.append({"stage": name, "error": message})
+        self.alerts.append(Alert("quality", f"stage:{name}", "critical", f"{name} could not be computed: {message}"))
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+class QualityStage:
+    """Always runs: with quality switched off it still checks arrival."""
+
+    name = "quality"
+
+    def applies(self, ctx: RunContext) -> bool:
+        return True
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages.quality.checks import check_quality
+
+        ref_days = _reference_days(ctx.cfg, ctx.reference)
+        return check_quality(
+            ctx.current, ctx.reference, model=ctx.cfg.model, features=ctx.features, config=ctx.cfg.quality,
+            window_start=ctx.window[0], window_end=ctx.window[-1], partitions=ctx.inputs.partitions,
+            history=ctx.history, labels=ctx.inputs.labels,
+            reference_daily_rows=(len(ctx.reference) / ref_days) if ref_days else None,
+        )
+
+
+@dataclass
+class DriftStage:
+    """Per-column and dataset drift against the reference profile (fitted once, cached)."""
+
+    s3: Optional[S3Storage] = None
+    name: str = "drift"
+    cache_hit: Optional[bool] = None
+    profile_seconds: Optional[float] = None
+
+    def applies(self, ctx: RunContext) -> bool:
+        return ctx.has_data
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages.drift.engine import ReferenceProfile, detect_drift, fit_profile, profile_cache_key
+
+        m, reference = ctx.cfg.model, ctx.reference
+        roles = {c: "feature" for c in ctx.features}
+        for col in (m.prediction, m.score):
+            if col and col in reference.columns:
+                roles[col] = "prediction"
+        if ctx.labelled and m.target in reference.columns:
+            roles[m.target] = "target"
+        kinds = {c: ctx.features.get(c) or _kind(reference[c]) for c in roles}
+        key = None
+        if ctx.cfg.drift.cache_profile and ctx.inputs.reference_identity:
+            key = profile_cache_key(ctx.inputs.reference_identity, kinds, ctx.cfg.drift)
+        t = time.perf_counter()
+        profile, self.cache_hit = cached_profile(
+            ctx.cfg, key, lambda: fit_profile(reference, kinds, ctx.cfg.drift), ReferenceProfile.from_bytes, self.s3
+        )
+        self.profile_seconds = round(time.perf_counter() - t, 4)
+        return detect_drift(profile, ctx.current, ctx.cfg.drift, roles)
+
+
+class PerformanceStage:
+    name = "performance"
+
+    def applies(self, ctx: RunContext) -> bool:
+        return ctx.has_data and ctx.cfg.model.target in ctx.baseline.columns
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages.performance.metrics import evaluate_performance
+
+        cfg = ctx.cfg
+        return evaluate_performance(
+            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.performance, final=ctx.final, human_level=cfg.human_level
+        )
+
+
+class CohortStage:
+    name = "cohorts"
+
+    def applies(self, ctx: RunContext) -> bool:
+        cfg = ctx.cfg
+        return PerformanceStage().applies(ctx) and bool(cfg.cohorts or cfg.performance.all_categorical_cohorts)
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages.cohorts import evaluate_cohorts
+
+        cfg = ctx.cfg
+        cats = [c for c, k in ctx.features.items() if k == "categorical"]
+        return evaluate_cohorts(
+            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.cohorts, cfg.performance, categorical_features=cats
+        )
+
+
+class BusinessStage:
+    name = "business"
+
+    def applies(self, ctx: RunContext) -> bool:
+        return ctx.has_data and ctx.cfg.business is not None
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages.business import evaluate_business
+
+        assert ctx.cfg.business is not None
+        return evaluate_business(ctx.current, ctx.baseline, ctx.cfg.model, ctx.cfg.business, window_days=ctx.cfg.window_days)
+
+
+class AnalysisStage:
+    """The worst cohorts and rows, and the unlabelled rows worth labelling. Returns (dict, frame)."""
+
+    name = "analysis"
+
+    def applies(self, ctx: RunContext) -> bool:
+        return ctx.has_data
+
+    def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
+        from monitor.stages import analysis as an
+
+        cfg, m = ctx.cfg, ctx.cfg.model
+        drift, cohorts = done.get("drift"), done.get("cohorts")
+        out: dict[str, Any] = {}
+        if ctx.labelled:
+            out["worst_rows"] = an.worst_rows(ctx.current, m, list(ctx.features), cfg.performance.worst_rows)
+        if cohorts is not None:
+            out["top_cohorts"] = an.top_cohorts(cohorts, 5)
+        drifted = [c for c, f in (drift.to_dict().get("features") or {}).items() if f.get("drifted")] if drift else []
+        sample = an.select_for_annotation(
+            ctx.current, m, cfg.performance.annotate_rows, cfg.performance.seed,
+            cohort_columns=[c.column for c in cfg.cohorts if c.column], drifted_features=drifted,
+        ) if cfg.performance.annotate_rows else None
+        return out, sample
+
+
+def default_stages(s3: Optional[S3Storage] = None) -> list[Stage]:
+    """The stages after quality, in order (each sees the results of the ones before)."""
+    return [DriftStage(s3=s3), PerformanceStage(), CohortStage(), BusinessStage(), AnalysisStage()]
+
+
+# --------------------------------------------------------------------------- the document
+
+
+@dataclass
+class Computed:
+    """What the computation gives the compute phase: the metrics document, timings and rows to annotate."""
+
+    metrics: dict
+    timings: dict[str, float]
+    to_annotate: Optional[pd.DataFrame]
+
+
+def make_context(
+    cfg: MonitorConfig, day: dt.date, inputs: Inputs, history: list[dict], as_of: dt.date
+) -> RunContext:
+    current = inputs.current
+    target = cfg.model.target
+    return RunContext(
+        cfg=cfg, day=day, window=window_dates(day, cfg.window_days), as_of=as_of, inputs=inputs, current=current,
+        features=infer_features(cfg, inputs.reference), history=history,
+        labelled=int(current[target].notna().sum()) if target in current.columns else 0,
+        final=(as_of - day).days >= (cfg.labels.delay_days if cfg.labels else 0),
+    )
+
+
+def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed:
+    """Run the stages over `ctx` and assemble the metrics document (the metrics.json contract)."""
+    runner = StageRunner()
+    done: dict[str, Any] = {}
+    q = done["quality"] = runner.run(QualityStage(), ctx, done)
+    if q is not None and ctx.has_data:
+        # The run continues on the columns it can use: retyped columns converted back, unusable ones dropped.
+        from monitor.stages.quality.checks import coerce_types
+
+        features = {c: k for c, k in ctx.features.items() if c in q.usable_features} if q.usable_features else ctx.features
+        ctx = replace(ctx, current=coerce_types(ctx.current, q), features=features)
+    for err in ctx.inputs.label_errors:
+        runner.alerts.append(Alert("quality", "labels", "warning", err))
+    drift_stage: Optional[DriftStage] = None
+    for stage in default_stages(s3):
+        if isinstance(stage, DriftStage):
+            drift_stage = stage
+        done[stage.name] = runner.run(stage, ctx, done) if stage.applies(ctx) else None
+    if drift_stage is not None and drift_stage.profile_seconds is not None:
+        runner.timings["drift_profile"] = drift_stage.profile_seconds
+    analysis, to_annotate = done.get("analysis") or ({}, None)
+    metrics = _document(ctx, runner, done, analysis, drift_stage.cache_hit if drift_stage else None)
+    return Computed(metrics, runner.timings, to_annotate)
+
+
+def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analysis: dict, cached: Optional[bool]) -> dict:
+    cfg, window = ctx.cfg, ctx.window
+    q, drift, perf, cohorts, business = (done.get(k) for k in ("quality", "drift", "performance", "cohorts", "business"))
+    alerts = list(runner.alerts)
+    if not ctx.has_data and not any(a.kind == "no_data" for a in alerts):
+        missing = ", ".join(p["date"] for p in ctx.inputs.partitions if not p["found"]) or window[-1].isoformat()
+        alerts.append(Alert("no_data", "production", "critical", f"no production rows for {missing}: the partition is missing or empty"))
+    previous = ctx.history[-1] if ctx.history else None
+    alerts = mark_new(_dedupe(alerts), previous)
+    cohort_doc = cohorts.to_dict() if cohorts is not None else {}
+    metrics = {
+        "schema_version": SCHEMA_VERSION,
+        "monitor": cfg.name,
+        "date": ctx.day.isoformat(),
+        "window": {"start": window[0].isoformat(), "end": window[-1].isoformat()},
+        "status": status_of(alerts, ctx.has_data),
+        "rows": {"current": int(len(ctx.current)), "reference": int(len(ctx.reference)), "labelled": ctx.labelled},
+        "alerts": [a.to_dict() for a in alerts],
+        "resolved": resolved_since(alerts, previous, _checked_kinds(ctx.has_data, drift, perf, cohorts, business, q)),
+        "drift": drift.to_dict() if drift is not None else None,
+        "quality": q.to_dict() if q is not None else None,
+        "performance": perf.to_dict() if perf is not None else None,
+        "cohorts": cohort_doc.get("cohorts", []),
+        "cohort_errors": cohort_doc.get("errors", []),
+        "business": business.to_dict() if business is not None else None,
+        "analysis": analysis or None,
+        "errors": runner.errors,
+        "final": ctx.final,
+        "as_of": ctx.as_of.isoformat(),
+        "profile_cached": cached,
+    }
+    return to_jsonable(metrics)
+
+
+def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:
+    """Features from config, else every reference column that is not a model/id/time column."""
+    import pandas as pd
+
+    m = cfg.model
+    reserved = {m.target, m.prediction, m.score, m.id, m.timestamp, cfg.production.source_column}
+    if cfg.labels:
+        reserved.update(cfg.labels.join_on)
+    if cfg.business:
+        reserved.update(g.column for g in cfg.business.guardrails)
+    out: dict[str, str] = {}
+    num, cat = cfg.features.numerical, cfg.features.categorical
+    if num is not None or cat is not None:
+        out.update({c: "numerical" for c in num or []})
+        out.update({c: "categorical" for c in cat or []})
+        return out
+    for col in reference.columns:
+        if col in reserved:
+            continue
+        s = reference[col]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_datetime64_any_dtype(s):
+                continue
+            out[col] = "categorical"
+        else:
+            out[col] = "numerical"
+    return out
+
+
+def _checked_kinds(has_data: bool, drift: Any, perf: Any, cohorts: Any, business: Any, quality: Any) -> set[str]:
+    """The alert kinds whose checks actually ran (the others cannot have resolved)."""
+    kinds = {"no_data"}
+    if quality is not None:
+        kinds |= {"quality", "volume"}
+    if has_data and drift is not None:
+        kinds.add("drift")
+    if perf is not None and (perf.to_dict().get("labelled") or 0) > 0:
+        kinds.add("performance")
+        if cohorts is not None:
+            kinds.add("cohort")
+    if business is not None:
+        kinds.add("business")
+    return kinds
+
+
+def _kind(s: Any) -> str:
+    import pandas as pd
+
+    return "numerical" if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else "categorical"
+
+
+def _reference_days(cfg: MonitorConfig, reference: Any) -> Optional[float]:
+    import pandas as pd
+
+    ts = cfg.model.timestamp
+    if not ts or ts not in reference.columns:
+        return None
+    t = pd.to_datetime(reference[ts], errors="coerce", utc=True).dropna()
+    if t.empty:
+        return None
+    days = (t.max() - t.min()).total_seconds() / 86400
+    return max(days, 1.0)
+
+
+def _dedupe(alerts: list[Alert]) -> list[Alert]:
+    seen, out = set(), []
+    for a in alerts:
+        if (a.kind, a.subject, a.message) not in seen:
+            seen.add((a.kind, a.subject, a.message))
+            out.append(a)
+    return out

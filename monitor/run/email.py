@@ -1,0 +1,74 @@
+"""The email side of a run: whether to send, sending the report, and the failure notice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Any, Optional
+
+from monitor.config import MonitorConfig
+from monitor.run.context import Clients, RunOptions
+
+__all__ = ["email_decision", "send_report", "notify_failure", "outbox"]
+
+log = logging.getLogger(__name__)
+
+
+def outbox(cfg: Optional[MonitorConfig]) -> str:
+    """Where .eml files go when no SMTP server is configured."""
+    return (cfg.email.outbox if cfg else None) or os.environ.get("MONITOR_OUTBOX") or "outbox"
+
+
+def email_decision(cfg: MonitorConfig, status: str, options: RunOptions, previous_manifest: Optional[dict]) -> Optional[str]:
+    """Why the email is not sent, or None to send it."""
+    if not options.send_email:
+        return "skipped: --no-email"
+    if cfg.email.send == "never":
+        return "skipped: email.send is never"
+    if cfg.email.send == "on_alert" and status == "ok":
+        return "skipped: email.send is on_alert and nothing needs attention"
+    from monitor.notify.smtp import already_sent
+
+    if previous_manifest and already_sent(previous_manifest) and not options.resend:
+        return f"skipped: already sent at {previous_manifest['email'].get('sent_at')} (use --resend to send again)"
+    return None
+
+
+def send_report(cfg: MonitorConfig, report: Any, attachments: dict[str, bytes], clients: Clients) -> dict:
+    """Send the rendered report (or write it to the outbox); returns the delivery record."""
+    from monitor.notify.smtp import build_message, deliver
+
+    to = cfg.email.to or ["ml-team@localhost"]
+    msg = build_message(report, sender=cfg.email.sender, to=to, attachments=attachments, subject_prefix=cfg.email.subject_prefix)
+    record = deliver(msg, smtp=clients.smtp, outbox_dir=outbox(cfg))
+    return {"sent": True, **record}
+
+
+def notify_failure(
+    cfg: Optional[MonitorConfig],
+    day: Optional[dt.date],
+    error: str,
+    *,
+    clients: Optional[Clients] = None,
+    task: Optional[str] = None,
+    dag_id: Optional[str] = None,
+    monitor_name: Optional[str] = None,
+) -> Optional[dict]:
+    """Send the failure notice for a run that could not complete. Never raises: it is the last word."""
+    try:
+        from monitor.notify.smtp import build_message, deliver
+        from monitor.report.render import render_failure
+
+        name = cfg.name if cfg else (monitor_name or "monitor")
+        report = render_failure(monitor=name, date=day.isoformat() if day else None, error=error, task=task, dag_id=dag_id)
+        if cfg is not None and cfg.email.send == "never":
+            return None
+        clients = clients or Clients.from_env()
+        to = (cfg.email.to if cfg else None) or ["ml-team@localhost"]
+        sender = cfg.email.sender if cfg else "drift-monitor@localhost"
+        msg = build_message(report, sender=sender, to=to, subject_prefix=cfg.email.subject_prefix if cfg else "")
+        return deliver(msg, smtp=clients.smtp, outbox_dir=outbox(cfg))
+    except Exception:  # noqa: BLE001 - the failure that brought us here is the one to report
+        log.exception("could not send the failure notice")
+        return None
