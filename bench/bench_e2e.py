@@ -115,7 +115,8 @@ def write_dataset(root: Path, rows: int, cols: int, ref_rows: int, seed: int = 0
         done += n
     writer.close()
 
-    writer = lwriter = None
+    writer = None
+    lwriter: Any = None
     done = 0
     while done < rows:
         n = min(CHUNK, rows - done)

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from monitor.config import MonitorConfig
 from monitor.errors import BucketNotFoundError, DataError, NotFoundError
+from monitor.io.columns import concat
 from monitor.io.storage import ObjectInfo, S3Storage, Storage, format_uri, read_tables, storage_for
 
 __all__ = ["Inputs", "read_inputs", "window_dates", "join_labels"]
@@ -56,7 +57,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
         ref_frames.append(df)
         ref_ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
         record("reference", objs, len(df))
-    reference = ref_frames[0] if len(ref_frames) == 1 else pd.concat(ref_frames, ignore_index=True)
+    reference = ref_frames[0] if len(ref_frames) == 1 else concat(ref_frames)
     if reference.empty:
         raise DataError(
             f"{', '.join(cfg.reference.uris)}: the reference (training snapshot) has no rows; "
@@ -70,7 +71,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
             df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.baseline.format, csv_options=cfg.baseline.csv_options)
             frames.append(df)
             record("baseline", objs, len(df))
-        baseline = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        baseline = frames[0] if len(frames) == 1 else concat(frames)
 
     # Production window: a missing or broken partition is a finding, not a crash.
     partitions: list[dict] = []
@@ -96,7 +97,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
             partitions.append(part)
     frames = [f for f in frames if len(f)]
     if frames:
-        current = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        current = frames[0] if len(frames) == 1 else concat(frames)
     else:
         current = reference.iloc[0:0].copy()
 
@@ -118,7 +119,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
                     pass  # labels not arrived yet for that day
                 except DataError as exc:
                     label_errors.append(str(exc))
-        labels = pd.concat(lab_frames, ignore_index=True) if lab_frames else pd.DataFrame(columns=[*cfg.labels.join_on, cfg.model.target])
+        labels = concat(lab_frames) if lab_frames else pd.DataFrame(columns=[*cfg.labels.join_on, cfg.model.target])
         current = join_labels(cfg, current, labels, label_errors)
     elif cfg.model.target not in current.columns:
         current = current.assign(**{cfg.model.target: float("nan")})

@@ -99,6 +99,10 @@ class Storage(ABC):
         except NotFoundError:
             return False
 
+    def download(self, uri: str, path: Path) -> None:
+        """Copy the object to a local file (large inputs are streamed from there)."""
+        path.write_bytes(self.read_bytes(uri))
+
     def read_json(self, uri: str) -> Any:
         raw = self.read_bytes(uri)
         try:
@@ -331,6 +335,13 @@ class S3Storage(Storage):
         except Exception as exc:
             raise self._wrap(uri, exc, "read") from exc
 
+    def download(self, uri: str, path: Path) -> None:
+        bucket, key = _split_s3(uri)
+        try:  # multipart, straight to disk: the object is never held in memory
+            self.client.download_file(bucket, key, str(path))
+        except Exception as exc:
+            raise self._wrap(uri, exc, "read") from exc
+
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         bucket, key = _split_s3(uri)
         try:  # a PUT replaces the object atomically
@@ -437,6 +448,12 @@ def read_tables(
     import pandas as pd
 
     objs = storage.expand(uri)
+    if columns is None and fmt in ("auto", "parquet"):
+        from monitor.io.columns import open_streamed
+
+        streamed = open_streamed(storage, objs, fmt)  # a large day: read column by column when used
+        if streamed is not None:
+            return streamed, objs
     frames = [read_table(storage, o.uri, columns=columns, fmt=fmt, csv_options=csv_options) for o in objs]
     frames = [f for f in frames if len(f.columns)]
     if not frames:

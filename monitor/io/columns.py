@@ -1,0 +1,463 @@
+"""Column streaming for large days: a read-only, DataFrame-like view over parquet files.
+
+A day of 50M rows x 30 columns is about 12 GB as pandas columns: it cannot be held in
+memory on one worker. The stages read it the way they read a DataFrame, one column at a
+time (`frame[col]`, `frame.columns`, `len(frame)`), so `ColumnFrame` gives them exactly
+that: each `frame[col]` reads one column from the parquet row groups into the same
+pandas Series the in-memory path builds (so every statistic is the same), and forgets it
+again. A small cache keeps the last few columns, because a stage usually asks for the same
+column a few times in a row. Columns added by the run (the joined target, the source
+name, types converted back by the quality stage) live in memory, one array each.
+
+Row selections (`frame[mask]`) are views: nothing is read until a column of the
+selection is asked for. `iloc`/`loc` with a few positions read only the row groups that
+hold them. Anything else a stage needs is not here on purpose: `to_pandas()` materialises
+the frame when a caller really needs all of it.
+
+`STREAM_CELLS` (env `MONITOR_STREAM_CELLS`: rows x columns) is the size from which the
+reader streams a table instead of loading it into memory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["ColumnFrame", "ParquetColumns", "open_streamed", "concat", "concat_frames", "stream_cells", "STREAM_CELLS"]
+
+STREAM_CELLS = 150_000_000  # e.g. 5M rows x 30 columns, about 1.2 GB as float64
+STREAM_DOWNLOAD_BYTES = 512 * 2**20  # remote parquet larger than this is downloaded, then streamed
+_CACHE_BYTES = 1 << 30  # decoded columns kept for reuse (the last few asked for)
+
+
+class ParquetColumns:
+    """Parquet files of one table read column by column; the same Series `read_table` would build."""
+
+    def __init__(self, paths: Sequence[Union[str, Path]], *, keep: Iterable[Any] = ()) -> None:
+        import pyarrow.parquet as pq
+
+        self._paths = list(paths)
+        self._files = [pq.ParquetFile(str(p)) for p in paths]
+        self._keep = list(keep)  # e.g. temporary directories that must outlive the files
+        names: list[str] = []
+        for f in self._files:
+            for c in f.schema_arrow.names:
+                if c not in names and not c.startswith("__index_level_"):
+                    names.append(c)
+        self.names = names
+        self.rows_per_file = [f.metadata.num_rows for f in self._files]
+        self.num_rows = sum(self.rows_per_file)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, pd.Series] = OrderedDict()
+        self._cached_bytes = 0
+        # row-group boundaries, for reading a few rows
+        self._groups: list[tuple[int, int, int]] = []  # (start row, file index, row group)
+        start = 0
+        for i, f in enumerate(self._files):
+            for g in range(f.metadata.num_row_groups):
+                self._groups.append((start, i, g))
+                start += f.metadata.row_group(g).num_rows
+
+    def empty_frame(self) -> pd.DataFrame:
+        """No rows, the columns with the dtypes a full read gives."""
+        import pandas as pd
+
+        parts = {}
+        for c in self.names:
+            for f in self._files:
+                if c in f.schema_arrow.names:
+                    parts[c] = f.schema_arrow.empty_table().column(c).to_pandas()
+                    break
+        return pd.DataFrame(parts)
+
+    def column(self, name: str) -> pd.Series:
+        with self._lock:
+            hit = self._cache.get(name)
+            if hit is not None:
+                self._cache.move_to_end(name)
+                return hit
+        s = self._read(name)
+        size = int(s.memory_usage(index=False, deep=False))
+        with self._lock:
+            if name not in self._cache and size <= _CACHE_BYTES:
+                self._cache[name] = s
+                self._cached_bytes += size
+                while self._cached_bytes > _CACHE_BYTES and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cached_bytes -= int(old.memory_usage(index=False, deep=False))
+        return s
+
+    def _read(self, name: str) -> pd.Series:
+        import numpy as np
+        import pandas as pd
+
+        parts = []
+        for f, n in zip(self._files, self.rows_per_file):
+            if name in f.schema_arrow.names:
+                parts.append(f.read(columns=[name]).column(0).to_pandas())
+            else:  # a file without the column: NaN, as pd.concat of the frames gives
+                parts.append(pd.Series(np.full(n, np.nan)))
+        if len(parts) == 1:
+            s = parts[0]
+        else:
+            s = pd.concat(parts, ignore_index=True)
+        s.name = name
+        return s
+
+    def take_rows(self, positions: Sequence[int], columns: Sequence[str]) -> pd.DataFrame:
+        """The rows at these positions (in this order), reading only the row groups holding them."""
+        import bisect
+
+        import pandas as pd
+
+        starts = [g[0] for g in self._groups]
+        by_group: dict[int, list[tuple[int, int]]] = {}
+        for k, p in enumerate(positions):
+            gi = bisect.bisect_right(starts, int(p)) - 1
+            by_group.setdefault(gi, []).append((k, int(p) - starts[gi]))
+        pieces: dict[int, dict[str, Any]] = {}
+        for gi, items in by_group.items():
+            _, fi, g = self._groups[gi]
+            f = self._files[fi]
+            cols = [c for c in columns if c in f.schema_arrow.names]
+            table = f.read_row_group(g, columns=cols)
+            sub = table.take([r for _, r in items]).to_pandas()
+            for j, (k, _) in enumerate(items):
+                pieces[k] = {c: sub[c].iloc[j] if c in sub.columns else None for c in columns}
+        rows = [pieces[k] for k in range(len(positions))]
+        return pd.DataFrame(rows, columns=list(columns)) if rows else self.empty_frame()[list(columns)]
+
+
+class ColumnFrame:
+    """A DataFrame-like, read-only view: the columns of a `ParquetColumns` plus in-memory columns.
+
+    Supports what the stages use: `columns`, `len()`, `frame[col]` (a Series), `frame[[cols]]`
+    (a pandas DataFrame), `frame[mask]` (a view of those rows), `assign`, `drop(columns=)`,
+    `copy`, `reset_index(drop=True)`, `iloc[i]` / `iloc[:0]` / `loc[positions]`, `dtypes`,
+    `to_pandas()`. The index is always positional (0..n-1).
+    """
+
+    def __init__(self, source: ParquetColumns, *, names: Optional[list[str]] = None,
+                 extra: Optional[Mapping[str, Any]] = None, rows: Optional[np.ndarray] = None) -> None:
+        self._src = source
+        self._extra: dict[str, Any] = dict(extra or {})  # full-length (source rows) arrays/Series
+        self._names = list(names) if names is not None else [*source.names, *[c for c in self._extra if c not in source.names]]
+        self._rows = rows  # positions into the source's rows, or None for all
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def columns(self) -> pd.Index:
+        import pandas as pd
+
+        return pd.Index(self._names)
+
+    def __len__(self) -> int:
+        return self._src.num_rows if self._rows is None else int(self._rows.size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self), len(self._names)
+
+    @property
+    def empty(self) -> bool:
+        return len(self) == 0 or not self._names
+
+    @property
+    def index(self) -> pd.RangeIndex:
+        import pandas as pd
+
+        return pd.RangeIndex(len(self))
+
+    @property
+    def dtypes(self) -> pd.Series:
+        import pandas as pd
+
+        empty = self._src.empty_frame()
+        return pd.Series({c: (empty[c].dtype if c not in self._extra and c in empty.columns else self._full(c).dtype)
+                          for c in self._names}, dtype=object)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    # ------------------------------------------------------------------ columns
+    def _full(self, name: str) -> pd.Series:
+        import pandas as pd
+
+        if name in self._extra:
+            v = self._extra[name]
+            return v if isinstance(v, pd.Series) else pd.Series(v, name=name)
+        return self._src.column(name)
+
+    def __getitem__(self, key: Any) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(key, str):
+            if key not in self._names:
+                raise KeyError(key)
+            s = self._full(key)
+            if self._rows is not None:
+                s = s.iloc[self._rows].reset_index(drop=True)
+            return s
+        if isinstance(key, (list, tuple, pd.Index)):
+            missing = [k for k in key if k not in self._names]
+            if missing:
+                raise KeyError(f"{missing} not in columns")
+            return pd.DataFrame({k: self[k] for k in key}, columns=list(key))
+        mask = np.asarray(key)
+        if mask.dtype != bool or mask.shape != (len(self),):
+            raise TypeError("a ColumnFrame selects rows with a boolean mask of its length only")
+        pos = np.flatnonzero(mask)
+        rows = pos if self._rows is None else self._rows[pos]
+        return ColumnFrame(self._src, names=self._names, extra=self._extra, rows=rows)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if self._rows is not None:
+            raise TypeError("cannot add a column to a row selection of a ColumnFrame")
+        self._extra[name] = _full_length(value, len(self), name)
+        if name not in self._names:
+            self._names.append(name)
+
+    def assign(self, **columns: Any) -> ColumnFrame:
+        out = self.copy()
+        for k, v in columns.items():
+            out[k] = v
+        return out
+
+    def drop(self, columns: Union[str, Sequence[str]]) -> ColumnFrame:
+        gone = {columns} if isinstance(columns, str) else set(columns)
+        missing = gone - set(self._names)
+        if missing:
+            raise KeyError(f"{sorted(missing)} not found in columns")
+        return ColumnFrame(self._src, names=[c for c in self._names if c not in gone],
+                           extra={k: v for k, v in self._extra.items() if k not in gone}, rows=self._rows)
+
+    def copy(self, deep: bool = False) -> ColumnFrame:
+        return ColumnFrame(self._src, names=self._names, extra=self._extra, rows=self._rows)
+
+    def eval(self, expr: str) -> Any:
+        """DataFrame.eval on the columns the expression names (read just those)."""
+        import re
+
+        used = [c for c in self._names if f"`{c}`" in expr or re.search(rf"(?<![\w.]){re.escape(c)}(?!\w)", expr)]
+        return self[used].eval(expr)
+
+    def reset_index(self, drop: bool = False) -> ColumnFrame:
+        if not drop:
+            raise TypeError("a ColumnFrame has a positional index only: use reset_index(drop=True)")
+        return self
+
+    # ------------------------------------------------------------------ rows
+    def _positions(self, pos: Sequence[int]) -> list[int]:
+        base = [int(p) for p in pos]
+        n = len(self)
+        for p in base:
+            if not -n <= p < n:
+                raise IndexError(f"position {p} out of bounds for {n} rows")
+        base = [p % n if n else p for p in base]
+        return base if self._rows is None else [int(self._rows[p]) for p in base]
+
+    def take(self, positions: Sequence[int]) -> pd.DataFrame:
+        """The rows at these positions as a pandas DataFrame, index = the positions."""
+        import pandas as pd
+
+        src_pos = self._positions(positions)
+        stored = [c for c in self._names if c not in self._extra]
+        df = self._src.take_rows(src_pos, stored) if stored else pd.DataFrame(index=range(len(src_pos)))
+        for c in self._names:
+            if c in self._extra:
+                df[c] = self._full(c).iloc[src_pos].to_numpy()
+        df = df[self._names]
+        df.index = pd.Index([int(p) for p in positions])
+        return df
+
+    @property
+    def iloc(self) -> _ILoc:
+        return _ILoc(self)
+
+    @property
+    def loc(self) -> _Loc:
+        return _Loc(self)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """All of it in memory (only for frames known to be small)."""
+        import pandas as pd
+
+        return pd.DataFrame({c: self[c] for c in self._names}, columns=self._names)
+
+    def __repr__(self) -> str:
+        return f"ColumnFrame({len(self)} rows x {len(self._names)} columns, streamed from parquet)"
+
+
+def _full_length(value: Any, n: int, name: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.Series):
+        if len(value) != n:
+            raise ValueError(f"column {name!r}: {len(value)} values for {n} rows")
+        return value.reset_index(drop=True).rename(name)
+    if np.isscalar(value) or value is None:
+        return pd.Series([value] * n if not isinstance(value, float) else np.full(n, value), name=name)
+    arr = np.asarray(value)
+    if arr.shape != (n,):
+        raise ValueError(f"column {name!r}: {arr.shape} values for {n} rows")
+    return pd.Series(arr, name=name)
+
+
+class _ILoc:
+    def __init__(self, frame: ColumnFrame) -> None:
+        self._f = frame
+
+    def __getitem__(self, key: Any) -> Any:
+        import numpy as np
+
+        if isinstance(key, (int, np.integer)):
+            return self._f.take([int(key)]).iloc[0]
+        if isinstance(key, slice):
+            pos = range(len(self._f))[key]
+            if len(pos) == 0:
+                empty = self._f._src.empty_frame()
+                for c in self._f._names:
+                    if c not in empty.columns:
+                        empty[c] = self._f._full(c).iloc[:0]
+                return empty[self._f._names]
+            return self._f.take(list(pos)).reset_index(drop=True)
+        return self._f.take(list(key)).reset_index(drop=True)
+
+
+class _Loc:
+    def __init__(self, frame: ColumnFrame) -> None:
+        self._f = frame
+
+    def __getitem__(self, key: Any) -> Any:
+        import numpy as np
+
+        if isinstance(key, tuple) and len(key) == 2:  # .loc[rows, column(s)]
+            rows, cols = key
+            mask = np.asarray(rows)
+            if mask.dtype == bool:
+                picked = self._f[mask][cols]
+                picked.index = np.flatnonzero(mask)  # the labels of the selected rows, as pandas keeps them
+                return picked
+            return self._f.take(list(mask))[cols]
+        if isinstance(key, list) or hasattr(key, "__array__"):
+            mask = np.asarray(key)
+            if mask.dtype == bool:
+                out = self._f[mask].to_pandas()
+                out.index = np.flatnonzero(mask)
+                return out
+            return self._f.take(list(mask))  # positional index: labels are positions
+        raise TypeError("ColumnFrame.loc takes row positions, a boolean mask, or (rows, columns)")
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def stream_cells() -> int:
+    """Tables with more cells (rows x columns) than this are streamed (env MONITOR_STREAM_CELLS)."""
+    raw = os.environ.get("MONITOR_STREAM_CELLS", "").strip()
+    try:
+        return int(raw) if raw else STREAM_CELLS
+    except ValueError:
+        return STREAM_CELLS
+
+
+def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto") -> Optional[ColumnFrame]:
+    """A ColumnFrame over these parquet objects when they are too large to load, else None.
+
+    Local files are opened in place. Remote objects larger than STREAM_DOWNLOAD_BYTES in total
+    are first downloaded to a temporary directory (removed with the frame), then streamed.
+    """
+    import pyarrow.parquet as pq
+
+    from monitor.errors import DataError
+    from monitor.io.storage import _fmt_of
+
+    try:
+        if not objs or any(_fmt_of(o.uri, fmt) != "parquet" for o in objs):
+            return None
+    except DataError:
+        return None
+    limit = stream_cells()
+    paths = [storage.local_path(o.uri) for o in objs]
+    keep: list[Any] = []
+    if any(p is None for p in paths):
+        if sum(o.size for o in objs) < STREAM_DOWNLOAD_BYTES and limit > 0:
+            return None
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="monitor-stream-")
+        keep.append(tmp)
+        paths = []
+        for i, o in enumerate(objs):
+            dest = Path(tmp.name) / f"{i:05d}.parquet"
+            storage.download(o.uri, dest)
+            paths.append(dest)
+    try:
+        cells = 0
+        for p in paths:
+            md = pq.read_metadata(str(p))
+            cells += md.num_rows * md.num_columns
+    except Exception:  # noqa: BLE001 - not parquet after all: the normal reader reports it
+        return None
+    if cells <= limit and not keep:
+        return None
+    return ColumnFrame(ParquetColumns(paths, keep=keep))
+
+
+def concat(frames: Sequence[Any]) -> Any:
+    """pd.concat(frames, ignore_index=True), also for streamed frames."""
+    import pandas as pd
+
+    if any(isinstance(f, ColumnFrame) for f in frames):
+        return concat_frames(frames)
+    return pd.concat(frames, ignore_index=True)
+
+
+def concat_frames(frames: Sequence[Any]) -> Any:
+    """pd.concat(frames, ignore_index=True) when some of them are ColumnFrames: one ColumnFrame.
+
+    In-memory pieces are written to a temporary parquet file first (they are the small ones).
+    """
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    paths: list[Union[str, Path]] = []
+    keep: list[Any] = []
+    pieces: list[tuple[int, dict[str, pd.Series]]] = []  # (rows, in-memory columns) per frame
+    names: list[str] = []
+    for f in frames:
+        if isinstance(f, ColumnFrame):
+            if f._rows is not None:
+                raise TypeError("concat_frames takes whole frames, not row selections")
+            paths.extend(f._src._paths)
+            keep.extend(f._src._keep)
+            pieces.append((len(f), {c: f._full(c) for c in f._names if c in f._extra}))
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="monitor-stream-")
+            keep.append(tmp)
+            dest = Path(tmp.name) / "part.parquet"
+            f.reset_index(drop=True).to_parquet(dest, index=False)
+            paths.append(dest)
+            pieces.append((len(f), {}))
+        names += [c for c in f.columns if c not in names]
+    extra_names = list(dict.fromkeys(c for _, extra in pieces for c in extra))
+    full = {
+        c: pd.concat([extra.get(c, pd.Series(np.full(n, np.nan))) for n, extra in pieces], ignore_index=True)
+        for c in extra_names
+    }
+    return ColumnFrame(ParquetColumns(paths, keep=keep), names=names, extra=full)
