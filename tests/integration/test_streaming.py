@@ -28,7 +28,7 @@ from monitor.config import load_config
 from monitor.demo.generator import DRIFT_DAY, QUALITY_DAY, generate
 from monitor.io.columns import ColumnFrame
 from monitor.io.storage import LocalStorage, read_tables
-from monitor.run import compute
+from monitor.run import RunOptions, compute
 
 END = dt.date(2026, 11, 25)
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "monitor" / "demo" / "car_loan.yaml"
@@ -98,7 +98,7 @@ def test_streamed_demo_equals_in_memory(demo_store, monkeypatch):
     def run_one(kind: str) -> list[tuple[dict, bytes]]:
         monkeypatch.setenv("DEMO_DIR", str(demo_store / kind))
         cfg = load_config(DEMO_CONFIG)
-        return [_outputs(compute(cfg, d, as_of=END + dt.timedelta(days=1), failure_notice=False)["output_uri"],
+        return [_outputs(compute(cfg, d, RunOptions(as_of=END + dt.timedelta(days=1), failure_notice=False))["output_uri"],
                          demo_store / kind)
                 for d in days]
 
@@ -178,7 +178,7 @@ def test_streamed_seeded_day_equals_in_memory(tmp_path, monkeypatch):
 
     def run_one(kind: str) -> tuple[dict, bytes]:
         cfg = load_config(tmp_path / kind / "seeded.yaml")
-        return _outputs(compute(cfg, day, as_of=day, failure_notice=False)["output_uri"], tmp_path / kind)
+        return _outputs(compute(cfg, day, RunOptions(as_of=day, failure_notice=False))["output_uri"], tmp_path / kind)
 
     (m1, csv1), (m2, csv2) = _both_ways(monkeypatch, run_one)
     assert not m1["errors"], m1["errors"]
