@@ -67,6 +67,8 @@ class ModelConfig(_Model):
     target: str
     prediction: str
     score: Optional[str] = None
+    # multiclass: one probability column per class, e.g. {gold: p_gold, silver: p_silver}
+    scores: Optional[dict[Union[str, int], str]] = None
     id: Optional[str] = None
     timestamp: Optional[str] = None
     threshold: float = Field(0.5, ge=0, le=1)
@@ -236,13 +238,29 @@ class QualityConfig(_Model):
 class PerformanceConfig(_Model):
     confidence: float = Field(0.95, gt=0, lt=1)
     bootstrap: int = Field(200, ge=0)
+    min_labelled: int = Field(100, ge=1)  # below this many labelled rows: no verdict ("too few labels")
     min_cohort_labelled: int = Field(100, ge=1)
     fdr: float = Field(0.05, gt=0, lt=1)
-    min_delta: float = Field(0.01, ge=0)  # ignore regressions smaller than this (absolute)
+    # The smallest change worth an alert: one number for every metric (absolute), or per metric
+    # a number (absolute) or "N%" (relative to the baseline value). Unset metrics keep their
+    # defaults (e.g. 0.02 for ROC AUC, 5% of the baseline for MAE/RMSE/log loss).
+    min_delta: Optional[Union[float, dict[str, Union[float, str]]]] = None
     all_categorical_cohorts: bool = False
     seed: int = 0
     worst_rows: int = Field(10, ge=0)
     annotate_rows: int = Field(100, ge=0)
+
+    @field_validator("min_delta")
+    @classmethod
+    def _delta_format(cls, v: Any) -> Any:
+        values = v.values() if isinstance(v, dict) else [] if v is None else [v]
+        for x in values:
+            if isinstance(x, str):
+                if not re.fullmatch(r"\d+(\.\d+)?%", x.strip()):
+                    raise ValueError(f"min_delta {x!r}: use a number (absolute) or a percentage such as '5%' (of the baseline)")
+            elif x < 0:
+                raise ValueError(f"min_delta must not be negative, got {x}")
+        return v
 
 
 class Guardrail(_Model):

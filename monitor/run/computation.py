@@ -62,7 +62,7 @@ class StageRunner:
             self._fail(stage.name, f"{type(exc).__name__}: {exc}")
             result = None
         self.timings[stage.name] = round(time.perf_counter() - t, 4)
-        if result is not None and hasattr(result, "alerts"):
+        if result is not None and hasattr(result, "alerts") and not getattr(stage, "defer_alerts", False):
             self.alerts.extend(result.alerts())
         return result
 
@@ -130,12 +130,13 @@ class DriftStage:
 
 class PerformanceStage:
     name = "performance"
+    defer_alerts = True  # told after the cohorts: a regression no cohort stands out on is "shared by all cohorts"
 
     def applies(self, ctx: RunContext) -> bool:
         return ctx.has_data and ctx.cfg.model.target in ctx.baseline.columns
 
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
-        from monitor.stages.performance.metrics import evaluate_performance
+        from monitor.stages.performance import evaluate_performance
 
         cfg = ctx.cfg
         return evaluate_performance(
@@ -247,6 +248,10 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
         if isinstance(stage, DriftStage):
             drift_stage = stage
         done[stage.name] = runner.run(stage, ctx, done) if stage.applies(ctx) else None
+    perf, cohorts = done.get("performance"), done.get("cohorts")
+    if perf is not None:
+        done["performance"] = perf = perf.with_cohorts(cohorts.standing_out() if cohorts is not None else {}, evaluated=cohorts is not None)
+        runner.alerts.extend(perf.alerts())
     if drift_stage is not None and drift_stage.profile_seconds is not None:
         runner.timings["drift_profile"] = drift_stage.profile_seconds
     analysis, to_annotate = done.get("analysis") or ({}, None)

@@ -24,39 +24,17 @@ import pandas as pd
 
 from monitor.config import ModelConfig
 from monitor.jsonutil import to_jsonable
-from monitor.stages.performance.metrics import binary_predictions, labelled_mask
+from monitor.stages.performance.tasks import labelled_mask, task_for
 
 __all__ = ["row_loss", "worst_rows", "top_cohorts", "select_for_annotation"]
 
-_EPS = 1e-15
-
-
 def row_loss(df: pd.DataFrame, model: ModelConfig) -> np.ndarray:
-    """Per-row loss on labelled rows (NaN where unlabelled).
+    """Per-row loss on labelled rows (NaN where unlabelled), as the task's strategy defines it.
 
     Binary with a score: log loss; without: 0/1 error. Multiclass: 0/1 error.
     Regression: absolute error.
     """
-    lab = labelled_mask(df, model)
-    loss = np.full(len(df), np.nan)
-    if not lab.any():
-        return loss
-    if model.task == "binary_classification":
-        y = (df[model.target] == model.positive_label).to_numpy(dtype=float)
-        if model.score and model.score in df.columns:
-            s = np.clip(pd.to_numeric(df[model.score], errors="coerce").to_numpy(dtype=float), _EPS, 1 - _EPS)
-            vals = -(y * np.log(s) + (1 - y) * np.log1p(-s))
-        else:
-            vals = np.abs(binary_predictions(df, model, None) - y)
-    elif model.task == "multiclass_classification":
-        vals = (df[model.target] != df[model.prediction]).to_numpy(dtype=float)
-        vals[df[model.prediction].isna().to_numpy()] = np.nan
-    else:
-        y = pd.to_numeric(df[model.target], errors="coerce").to_numpy(dtype=float)
-        p = pd.to_numeric(df[model.prediction], errors="coerce").to_numpy(dtype=float)
-        vals = np.abs(p - y)
-    loss[lab] = vals[lab]
-    return loss
+    return task_for(model).row_loss(df)
 
 
 def worst_rows(current: pd.DataFrame, model: ModelConfig, features: list[str], n: int) -> list[dict]:
@@ -117,13 +95,6 @@ def top_cohorts(cohorts_result, n: int) -> list[dict]:
     return out
 
 
-def _uncertain(cand: pd.DataFrame, model: ModelConfig) -> Optional[pd.Series]:
-    if model.task != "binary_classification" or not model.score or model.score not in cand.columns:
-        return None
-    s = pd.to_numeric(cand[model.score], errors="coerce")
-    return -(s - model.threshold).abs()  # higher = more uncertain
-
-
 def _drift_region(cand: pd.DataFrame, labelled: pd.DataFrame, col: str) -> Optional[pd.Series]:
     """Per candidate row: how over-represented its region of `col` is among unlabelled vs labelled rows."""
     if col not in cand.columns:
@@ -174,7 +145,7 @@ def select_for_annotation(
     tiebreak = pd.Series(rng.random(len(cand)), index=cand.index)
 
     strata: list[tuple[str, pd.Series]] = []  # (reason, priority per candidate row: higher first)
-    u = _uncertain(cand, model)
+    u = task_for(model).uncertainty(cand)
     if u is not None and u.notna().any():
         strata.append((f"uncertain: score near the threshold {model.threshold:g}", u))
     for col in drifted_features:

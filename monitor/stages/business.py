@@ -23,7 +23,7 @@ from monitor.alerts import Alert
 from monitor.config import BusinessConfig, Guardrail, ModelConfig
 from monitor.errors import UnknownMethodError
 from monitor.jsonutil import to_jsonable
-from monitor.stages.performance.metrics import binary_predictions, labelled_mask
+from monitor.stages.performance.tasks import Task, task_for
 
 __all__ = ["BusinessResult", "evaluate_business", "guardrail_stat", "GUARDRAIL_STATS"]
 
@@ -42,33 +42,6 @@ def guardrail_stat(values: pd.Series, stat: str) -> Optional[float]:
     if m:
         return float(np.percentile(x, float(m.group(1))))
     return float({"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}[stat](x))
-
-
-def _confusion(df: pd.DataFrame, model: ModelConfig) -> Optional[dict[str, int]]:
-    lab = labelled_mask(df, model)
-    if not lab.any():
-        return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-    sub = df[lab]
-    if model.task == "binary_classification":
-        score = None
-        if model.score and model.score in sub.columns:
-            score = pd.to_numeric(sub[model.score], errors="coerce").to_numpy(dtype=float)
-        pred = binary_predictions(sub, model, score)
-    else:  # multiclass: one-vs-rest around the positive label
-        pred = np.where(sub[model.prediction].isna().to_numpy(), np.nan, (sub[model.prediction] == model.positive_label).to_numpy(dtype=float))
-    ok = ~np.isnan(pred)
-    y = (sub[model.target] == model.positive_label).to_numpy()[ok]
-    p = pred[ok].astype(bool)
-    return {"tp": int((y & p).sum()), "fp": int((~y & p).sum()), "fn": int((y & ~p).sum()), "tn": int((~y & ~p).sum())}
-
-
-def _abs_errors(df: pd.DataFrame, model: ModelConfig) -> np.ndarray:
-    if model.target not in df.columns or model.prediction not in df.columns:
-        return np.zeros(0)
-    y = pd.to_numeric(df[model.target], errors="coerce").to_numpy(dtype=float)
-    p = pd.to_numeric(df[model.prediction], errors="coerce").to_numpy(dtype=float)
-    e = np.abs(p - y)
-    return e[np.isfinite(e)]
 
 
 def _per_1000(value: float, n: int) -> Optional[float]:
@@ -96,27 +69,29 @@ class BusinessResult:
         return out
 
 
-def _money(current: pd.DataFrame, baseline: pd.DataFrame, model: ModelConfig, business: BusinessConfig, window_days: int) -> tuple[Optional[dict], list[str]]:
+def _money(current: pd.DataFrame, baseline: pd.DataFrame, task: Task, business: BusinessConfig, window_days: int) -> tuple[Optional[dict], list[str]]:
     findings: list[str] = []
     rows = len(current)
-    if business.cost_matrix and model.task != "regression":
+    cm = task.confusion_counts(current) if business.cost_matrix else None
+    errors = task.abs_errors(current) if business.cost_per_unit_error is not None else None
+    if business.cost_matrix and cm is not None:
         costs = {k: float(business.cost_matrix.get(k, 0.0)) for k in ("tp", "fp", "fn", "tn")}
-        cm = _confusion(current, model)
-        bcm = _confusion(baseline, model)
+        bcm = task.confusion_counts(baseline) or {}
         n, bn = sum(cm.values()), sum(bcm.values())
         value = sum(cm[k] * costs[k] for k in costs)
         bvalue = sum(bcm[k] * costs[k] for k in costs)
         out = {"basis": "cost_matrix", "cost_matrix": costs, "confusion": cm, "baseline_confusion": bcm}
-    elif business.cost_per_unit_error is not None and model.task == "regression":
+    elif business.cost_per_unit_error is not None and errors is not None:
         unit = -abs(business.cost_per_unit_error)  # a cost, whichever sign the config used
-        e, be = _abs_errors(current[labelled_mask(current, model)], model), _abs_errors(baseline, model)
-        n, bn = int(e.size), int(be.size)
-        value, bvalue = unit * float(e.sum()), unit * float(be.sum())
-        out = {"basis": "cost_per_unit_error", "cost_per_unit_error": unit, "abs_error_sum": float(e.sum())}
+        be = task.abs_errors(baseline)
+        be = be if be is not None else np.zeros(0)
+        n, bn = int(errors.size), int(be.size)
+        value, bvalue = unit * float(errors.sum()), unit * float(be.sum())
+        out = {"basis": "cost_per_unit_error", "cost_per_unit_error": unit, "abs_error_sum": float(errors.sum())}
     else:
-        if business.cost_matrix and model.task == "regression":
+        if business.cost_matrix:
             findings.append("business.cost_matrix does not apply to a regression model: use cost_per_unit_error")
-        if business.cost_per_unit_error is not None and model.task != "regression":
+        if business.cost_per_unit_error is not None:
             findings.append("business.cost_per_unit_error applies to regression models only: use cost_matrix")
         return None, findings
     rate, brate = _per_1000(value, n), _per_1000(bvalue, bn)
@@ -170,7 +145,7 @@ def evaluate_business(
     *,
     window_days: int = 1,
 ) -> BusinessResult:
-    money, findings = _money(current, baseline, model, business, max(1, int(window_days)))
+    money, findings = _money(current, baseline, task_for(model), business, max(1, int(window_days)))
     guardrails = [_guardrail(g, current, baseline) for g in business.guardrails]
     findings += [g["note"] for g in guardrails if g["note"]]
     return BusinessResult(business.currency, money, tuple(guardrails), tuple(findings))

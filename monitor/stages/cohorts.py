@@ -1,25 +1,31 @@
-"""Performance per cohort, with Benjamini-Hochberg control across cohorts x metrics.
+"""Cohort bias: a cohort alerts when its change differs from the change of the rest of the data.
 
 A cohort is one value of a column, one numeric bin of a column, or a named
-pandas `query` expression; each is evaluated on the window and, for its
-baseline, on the same cohort of the baseline set. Cohorts under the minimum
-labelled size are reported but never alerted on and take no part in the FDR
-correction. Cohorts are ranked by impact: rows affected x the largest drop.
+`where` filter. For each cohort and metric the test is on
+(cohort now - cohort at baseline) - (rest now - rest at baseline): the four are
+disjoint row sets, so their variances add (intervals.contrast_p_value). A
+regression shared by every cohort is then no cohort alert at all: it is the
+overall performance alert, which says so (PerformanceResult.with_cohorts).
+
+The statistics of every cohort of a column come from one pass over the rows
+(summary.summarize with the column's codes), and "the rest" is the total minus
+the cohort, so the cost does not grow with cohorts x rows.
 
 Alerts are meant to be rare and true:
 * FDR is controlled at two levels (see `_flag`): BH across cohorts, then BH
-  across cohorts x metrics; a metric regresses only when both pass.
-* Overlapping cohorts share rows: when region=south breaks, every car-value bin
-  dips a little. A regressed cohort whose drop vanishes once the rows of a
-  higher-impact regressed cohort are removed is marked `explained_by` it and
-  raises no alert of its own (`_explain_overlaps`).
+  across cohorts x metrics; a metric stands out only when both pass, its
+  contrast is material (the metric's min_delta) and the cohort itself got worse.
+* Cohorts under the minimum labelled size (or whose rest is) are reported but
+  never alerted on and take no part in the FDR correction.
+* A standing-out cohort whose contrast vanishes once the rows of a
+  higher-impact standing-out cohort are removed is marked `explained_by` it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -27,18 +33,13 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
-from monitor.stages.performance.metrics import (
-    classes_of,
-    compare,
-    direction_of,
-    estimate,
-    flag_regressions,
-    prepare,
-    resolve_metrics,
-)
-from monitor.stages.performance.stats import bh_adjust
+from monitor.stages.performance import intervals as iv
+from monitor.stages.performance.registry import Metric
+from monitor.stages.performance.stage import compare, flag_regressions, materiality
+from monitor.stages.performance.summary import Summary, estimate, summarize
+from monitor.stages.performance.tasks import Prepared, Task, task_for
 
-__all__ = ["CohortsResult", "evaluate_cohorts", "cohort_masks"]
+__all__ = ["CohortsResult", "evaluate_cohorts", "cohort_partitions", "Partition"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class CohortsResult:
     cohorts: tuple  # of dicts, ranked by impact
     errors: tuple = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         rows = []
         for c in self.cohorts:
             c = dict(c)
@@ -54,17 +55,42 @@ class CohortsResult:
             rows.append(c)
         return to_jsonable({"cohorts": rows, "errors": list(self.errors)})
 
+    def standing_out(self) -> dict[str, list[str]]:
+        """metric -> the cohorts that stand out on it (explained ones left out)."""
+        out: dict[str, list[str]] = {}
+        for c in self.cohorts:
+            if not c.get("explained_by"):
+                for k, v in c["metrics"].items():
+                    if v.get("regressed"):
+                        out.setdefault(k, []).append(c["cohort"])
+        return out
+
     def alerts(self) -> list[Alert]:
         out = []
         for c in self.cohorts:
             bad = [(k, v) for k, v in c["metrics"].items() if v.get("regressed")]
             if not bad or c.get("explained_by"):
                 continue
-            parts = ", ".join(f"{k} {v['value']:.4g} vs {v['baseline']:.4g} (adj. p={v['p_value_adjusted']:.2g})" for k, v in bad)
-            out.append(
-                Alert("cohort", c["cohort"], "critical", f"cohort {c['cohort']} ({c['rows']} rows, {c['labelled']} labelled) regressed: {parts}")
+            parts = ", ".join(
+                f"{k} {v['value']:.4g} vs {v['baseline']:.4g} ({v['delta']:+.4g}; the rest of the data {v['rest_delta']:+.4g}, "
+                f"adj. p={v['p_value_adjusted']:.2g})"
+                for k, v in bad
             )
+            msg = f"cohort {c['cohort']} ({c['rows']} rows, {c['labelled']} labelled) regressed more than the rest: {parts}"
+            out.append(Alert("cohort", c["cohort"], "critical", msg))
         return out
+
+
+# --------------------------------------------------------------------------- cohort definitions
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Cohorts that do not overlap (one column's values or bins, or one filter): a code per row, -1 = none."""
+
+    names: tuple[str, ...]
+    current: np.ndarray  # code per row of the window
+    baseline: Optional[np.ndarray]  # code per row of the baseline set; None = no baseline for these cohorts
 
 
 def _fmt_edge(x: float) -> str:
@@ -73,7 +99,7 @@ def _fmt_edge(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[tuple[str, np.ndarray, Optional[np.ndarray]]]:
+def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
     if col not in cur.columns:
         errors.append(f"cohort column {col!r} is not in the window's data: no cohorts made from it")
         return []
@@ -81,24 +107,22 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     if s.notna().sum() == 0:
         errors.append(f"cohort column {col!r} is all null in the window: no cohorts made from it")
         return []
-    values = s.dropna().unique().tolist()  # python scalars, so they match uniques.tolist() below
-    try:
-        values = sorted(values)
-    except TypeError:
-        values = sorted(values, key=str)
-    # factorize once, then integer compares: much cheaper than one string compare per value
     codes, uniques = pd.factorize(s)
-    pos = {u: i for i, u in enumerate(uniques.tolist())}
+    values = uniques.tolist()  # python scalars
+    try:
+        order = sorted(range(len(values)), key=lambda i: values[i])
+    except TypeError:
+        order = sorted(range(len(values)), key=lambda i: str(values[i]))
+    rank = np.empty(len(values) + 1, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(values))
+    rank[-1] = -1  # code -1 (null) stays -1
+    bcodes = None
     if col in base.columns:
-        bcodes = pd.Categorical(base[col], categories=uniques).codes
-    out = []
-    for v in values:
-        bm = (bcodes == pos[v]) if col in base.columns else None
-        out.append((f"{col}={v}", codes == pos[v], bm))
-    return out
+        bcodes = rank[pd.Categorical(base[col], categories=uniques).codes]
+    return [Partition(tuple(f"{col}={values[i]}" for i in order), rank[codes], bcodes)]
 
 
-def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
+def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
     if col not in cur.columns:
         errors.append(f"cohort column {col!r} is not in the window's data: no cohorts made from it")
         return []
@@ -106,14 +130,15 @@ def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFr
     if x.notna().sum() == 0:
         errors.append(f"cohort column {col!r} is all null (or not numeric) in the window: no bins made from it")
         return []
-    xb = pd.to_numeric(base[col], errors="coerce") if col in base.columns else None
-    out = []
-    for a, b in zip(bins, bins[1:]):
-        name = f"{col}=[{_fmt_edge(a)}, {_fmt_edge(b)})"
-        cm = ((x >= a) & (x < b)).to_numpy()
-        bm = ((xb >= a) & (xb < b)).to_numpy() if xb is not None else None
-        out.append((name, cm, bm))
-    return out
+    edges = np.asarray(bins, dtype=float)
+
+    def codes(v: pd.Series) -> np.ndarray:
+        c = np.searchsorted(edges, v.to_numpy(dtype=float, na_value=np.nan), side="right") - 1
+        return np.where((c >= 0) & (c < edges.size - 1), c, -1)
+
+    names = tuple(f"{col}=[{_fmt_edge(a)}, {_fmt_edge(b)})" for a, b in zip(bins, bins[1:]))
+    base_codes = codes(pd.to_numeric(base[col], errors="coerce")) if col in base.columns else None
+    return [Partition(names, codes(x), base_codes)]
 
 
 def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
@@ -136,24 +161,29 @@ def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, 
     return [(name, cm, bm)]
 
 
-def cohort_masks(
+def _mask_codes(mask: np.ndarray) -> np.ndarray:
+    return np.where(np.asarray(mask, dtype=bool), 0, -1)
+
+
+def cohort_partitions(
     current: pd.DataFrame,
     baseline: pd.DataFrame,
     cohorts: list[CohortConfig],
     *,
     all_categorical: bool = False,
     categorical_features: Optional[list[str]] = None,
-) -> tuple[list[tuple[str, np.ndarray, Optional[np.ndarray]]], list[str]]:
-    """(name, mask over current rows, mask over baseline rows or None) per cohort, and error messages."""
+) -> tuple[list[Partition], list[str]]:
+    """The configured cohorts as partitions of the window's (and the baseline's) rows, and error messages."""
     errors: list[str] = []
-    out = []
-    value_columns = set()
+    out: list[Partition] = []
+    value_columns: set[str] = set()
     for c in cohorts:
         if c.where is not None:
-            out += _where_cohort(c.label, c.where, current, baseline, errors)
-        elif c.bins is not None:
+            for name, cm, bm in _where_cohort(c.label, c.where, current, baseline, errors):
+                out.append(Partition((name,), _mask_codes(cm), None if bm is None else _mask_codes(bm)))
+        elif c.bins is not None and c.column is not None:
             out += _bin_cohorts(c.column, c.bins, current, baseline, errors)
-        else:
+        elif c.column is not None and c.column not in value_columns:
             value_columns.add(c.column)
             out += _value_cohorts(c.column, current, baseline, errors)
     if all_categorical:
@@ -161,12 +191,65 @@ def cohort_masks(
             if col not in value_columns:
                 value_columns.add(col)
                 out += _value_cohorts(col, current, baseline, errors)
-    seen, unique = set(), []
-    for item in out:
-        if item[0] not in seen:
-            seen.add(item[0])
-            unique.append(item)
+    seen: set[str] = set()
+    unique = []
+    for p in out:
+        if not set(p.names) & seen:
+            seen.update(p.names)
+            unique.append(p)
     return unique, errors
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class _Context:
+    task: Task
+    specs: list[Metric]
+    cur: Prepared
+    base: Prepared
+    cells: int
+    cur_total: Summary
+    base_total: Summary
+    spread: Optional[float]
+    config: PerformanceConfig
+
+    def estimates(self, s: Summary, seed: int) -> dict:
+        c = self.config
+        return estimate(s, self.specs, self.cur.classes, c.confidence, c.bootstrap if s.n else 0, seed)
+
+    def metric_rows(self, cohort: tuple[Summary, Optional[Summary]], rest: tuple[Summary, Optional[Summary]], seed: int) -> dict[str, dict]:
+        """Per metric output: the cohort's own comparison, the rest's change and the contrast test."""
+        cur_e = self.estimates(cohort[0], seed)
+        base_e = self.estimates(cohort[1], seed + 1) if cohort[1] is not None and cohort[1].n else {}
+        rest_cur = self.estimates(rest[0], seed + 2)
+        rest_base = self.estimates(rest[1], seed + 3) if rest[1] is not None and rest[1].n else {}
+        out = {}
+        for name, est in cur_e.items():
+            d = self.task.metric_of(name).direction
+            row = compare(d, est, base_e.get(name))
+            rest_row = compare(d, rest_cur[name], rest_base.get(name))
+            contrast, p = iv.contrast_p_value(
+                row["delta"], rest_row["delta"], [est.se, _se(base_e, name), rest_cur[name].se, _se(rest_base, name)]
+            )
+            own_drop = row["drop"]
+            if contrast is None:
+                drop = 0.0
+            else:
+                drop = abs(contrast) if d == 0 else max(0.0, -d * contrast)
+            row.update(
+                rest_value=rest_row["value"], rest_baseline=rest_row["baseline"], rest_delta=rest_row["delta"], contrast=contrast,
+                p_value=p, own_drop=own_drop, drop=drop if own_drop > 0 else 0.0,
+                min_delta=materiality(self.task, self.config, name, row["baseline"], self.spread),
+            )
+            out[name] = row
+        return out
+
+
+def _se(est: dict, name: str) -> Optional[float]:
+    e = est.get(name)
+    return e.se if e is not None else None
 
 
 def evaluate_cohorts(
@@ -178,71 +261,73 @@ def evaluate_cohorts(
     config: PerformanceConfig,
     categorical_features: Optional[list[str]] = None,
 ) -> CohortsResult:
-    specs = resolve_metrics(model.task, metrics)
-    masks, errors = cohort_masks(
+    parts, errors = cohort_partitions(
         current, baseline, cohorts, all_categorical=config.all_categorical_cohorts, categorical_features=categorical_features
     )
-    if not masks:
+    if not parts:
         return CohortsResult((), tuple(errors))
-    classes = classes_of([current, baseline], model) if model.task == "multiclass_classification" else None
-    cur, _, _ = prepare(current, model, classes)
-    base, _, _ = prepare(baseline, model, classes)
-    B, conf, seed = config.bootstrap, config.confidence, config.seed
-
-    results = []
-    for i, (name, cm, bm) in enumerate(masks):
-        rows = int(cm.sum())
-        sub = cur.subset(cur.rows_in(cm))
-        labelled = sub.n
-        too_small = labelled < config.min_cohort_labelled
-        notes = []
-        if labelled == 0:
-            notes.append("no labelled rows in this cohort yet")
-        elif too_small:
-            notes.append(f"too small: {labelled} labelled rows < performance.min_cohort_labelled={config.min_cohort_labelled}; not alerted on")
-        if labelled > 0:
-            cur_est = estimate(sub, specs, B, seed + 2 * i + 10, conf)
-        else:
-            cur_est = estimate(sub, specs, 0, 0, conf)
-        if bm is not None:
-            bsub = base.subset(base.rows_in(bm))
-            base_est = estimate(bsub, specs, B, seed + 2 * i + 11, conf) if bsub.n else {}
-            if bsub.n == 0:
-                notes.append("no labelled rows of this cohort in the baseline set")
-        else:
-            base_est = {}
-            notes.append("no baseline for this cohort")
-        mrows = {}
-        for mname, est in cur_est.items():
-            r = compare(mname, direction_of(model.task, mname), est, base_est.get(mname))
-            mrows[mname] = r
-        results.append(
-            {
-                "cohort": name,
-                "rows": rows,
-                "labelled": labelled,
-                "label_coverage": labelled / rows if rows else 0.0,
-                "too_small": too_small,
-                "note": "; ".join(notes) or None,
-                "impact": None,
-                "explained_by": None,
-                "metrics": mrows,
-            }
-        )
-        results[-1]["_masks"] = (cm, bm)
+    task = task_for(model)
+    specs = task.resolve(metrics)
+    cur, base, _ = task.prepare_pair(current, baseline)
+    cells = task.n_cells(cur.classes)
+    ctx = _Context(task, specs, cur, base, cells, summarize(cur, specs, cells)[0], summarize(base, specs, cells)[0], task.spread(base), config)
+    results: list[dict] = []
+    for part in parts:
+        results += _partition_rows(ctx, part, len(results))
     _flag(results, config)
     for c in results:
-        drops = [r["drop"] for r in c["metrics"].values() if r["value"] is not None and r["baseline"] is not None]
+        drops = [r["drop"] for r in c["metrics"].values()]
         c["impact"] = float(c["rows"] * max(drops)) if drops else 0.0
     results.sort(key=lambda c: (-c["impact"], c["cohort"]))
-    _explain_overlaps(results, cur, base, specs, model, config)
+    _explain_overlaps(results, ctx)
     if any(c["explained_by"] for c in results):
         # Again without the explained cohorts: their overlapping discoveries would
         # otherwise make BH lenient for everything else (more rejections, higher cut-off).
         _flag([c for c in results if not c["explained_by"]], config)
     for c in results:
-        del c["_masks"]
+        del c["_where"]
     return CohortsResult(tuple(results), tuple(errors))
+
+
+def _partition_rows(ctx: _Context, part: Partition, first: int) -> list[dict]:
+    G, cfg = len(part.names), ctx.config
+    cur_s = summarize(ctx.cur, ctx.specs, ctx.cells, part.current[ctx.cur.rows], G)
+    base_s = summarize(ctx.base, ctx.specs, ctx.cells, part.baseline[ctx.base.rows], G) if part.baseline is not None else None
+    rows = np.bincount(part.current[part.current >= 0], minlength=G)
+    out = []
+    for g, name in enumerate(part.names):
+        i = first + g
+        labelled = cur_s[g].n
+        bsum = base_s[g] if base_s is not None else None
+        rest_n = ctx.cur_total.n - labelled
+        too_small = labelled < cfg.min_cohort_labelled or rest_n < cfg.min_cohort_labelled
+        notes = []
+        if labelled == 0:
+            notes.append("no labelled rows in this cohort yet")
+        elif labelled < cfg.min_cohort_labelled:
+            notes.append(f"too small: {labelled} labelled rows < performance.min_cohort_labelled={cfg.min_cohort_labelled}; not alerted on")
+        elif too_small:
+            notes.append(f"the rest of the data has {rest_n} labelled rows < performance.min_cohort_labelled: nothing to compare with")
+        if bsum is None:
+            notes.append("no baseline for this cohort")
+        elif bsum.n == 0:
+            notes.append("no labelled rows of this cohort in the baseline set")
+        rest = (ctx.cur_total.minus(cur_s[g]), ctx.base_total.minus(bsum) if bsum is not None else None)
+        out.append(
+            {
+                "cohort": name,
+                "rows": int(rows[g]),
+                "labelled": labelled,
+                "label_coverage": labelled / int(rows[g]) if rows[g] else 0.0,
+                "too_small": bool(too_small),
+                "note": "; ".join(notes) or None,
+                "impact": None,
+                "explained_by": None,
+                "metrics": ctx.metric_rows((cur_s[g], bsum), rest, cfg.seed + 4 * i + 10),
+                "_where": (part, g),
+            }
+        )
+    return out
 
 
 def _flag(results: list[dict], config: PerformanceConfig) -> None:
@@ -250,62 +335,68 @@ def _flag(results: list[dict], config: PerformanceConfig) -> None:
 
     The alert unit is the cohort, so Benjamini-Hochberg runs across cohorts on a
     cohort p-value (Bonferroni over its metrics: m x the smallest p). Each metric
-    also gets BH across all cohorts x metrics (`p_value_adjusted`), and is
-    `regressed` only when both its cohort and itself pass, with a drop of at least
-    min_delta. A cohort hit on several metrics so counts as one discovery, not
-    several that would loosen the cut-off for the others.
+    also gets BH across all cohorts x metrics (`p_value_adjusted`), and stands out
+    (`regressed`) only when both its cohort and itself pass, with a material
+    contrast. A cohort hit on several metrics so counts as one discovery.
     """
     ok = [not c["too_small"] for c in results]
     cohort_p = []
     for c in results:
         ps = [r["p_value"] for r in c["metrics"].values() if r["p_value"] is not None]
         cohort_p.append(min(1.0, len(ps) * min(ps)) if ps else None)
-    cohort_q = bh_adjust([p if (p is not None and e) else np.nan for p, e in zip(cohort_p, ok)])
+    cohort_q = iv.bh_adjust([p if e else None for p, e in zip(cohort_p, ok)])
     rows = [(r, e) for c, e in zip(results, ok) for r in c["metrics"].values()]
-    flag_regressions([r for r, _ in rows], config.fdr, config.min_delta, eligible=[e for _, e in rows])
+    flag_regressions([r for r, _ in rows], config.fdr, eligible=[e for _, e in rows])
     for c, p, q in zip(results, cohort_p, cohort_q):
         c["p_value"] = p
-        c["p_value_adjusted"] = float(q) if np.isfinite(q) else None
+        c["p_value_adjusted"] = iv.finite(q)
         if c["p_value_adjusted"] is None or c["p_value_adjusted"] > config.fdr:
             for r in c["metrics"].values():
                 r["regressed"] = False
 
 
-def _explain_overlaps(results, cur, base, specs, model, config) -> None:
-    """Mark a regressed cohort `explained_by` a higher-impact regressed one when its drop is only their overlap.
+def _codes_without(part: Partition, g: int, lead: tuple[Partition, int], baseline: bool) -> Optional[np.ndarray]:
+    """0 = the cohort without the leader's rows, 1 = neither (the rest without the leader), -1 = the leader."""
+    mine, theirs = (part.baseline, lead[0].baseline) if baseline else (part.current, lead[0].current)
+    if mine is None or theirs is None:
+        return None
+    in_lead = theirs == lead[1]
+    return np.where(in_lead, -1, np.where(mine == g, 0, 1))
 
-    E.g. when region=south breaks, every value bin holds some southern rows and
-    may dip too; a bin is explained by region=south when, without the southern
-    rows, no metric of the bin is significantly worse than the same rows of the
-    baseline (p > fdr / metrics re-tested, or drop < min_delta). Explained cohorts are kept in the
-    list but raise no alert of their own.
+
+def _explain_overlaps(results: list[dict], ctx: _Context) -> None:
+    """Mark a standing-out cohort `explained_by` a higher-impact one when its contrast is only their overlap.
+
+    E.g. region=south breaks and new_drivers are mostly southern: without the
+    southern rows, new drivers do no worse than the rest (also without the
+    southern rows). Explained cohorts stay in the list but raise no alert.
     """
     leaders: list[dict] = []
+    cfg = ctx.config
     for c in results:
         bad = [k for k, r in c["metrics"].items() if r.get("regressed")]
         if not bad:
             continue
-        cm, bm = c["_masks"]
+        part, g = c["_where"]
         for lead in leaders:
-            lm, lbm = lead["_masks"]
-            if not (cm & lm).any():
-                continue
-            rest = cur.subset(cur.rows_in(cm & ~lm))
-            if rest.n < config.min_cohort_labelled:
+            cur_codes = _codes_without(part, g, lead["_where"], False)
+            if cur_codes is None or not ((part.current == g) & (cur_codes == -1)).any():
+                continue  # no overlap
+            cs = summarize(ctx.cur, ctx.specs, ctx.cells, cur_codes[ctx.cur.rows], 2)
+            if cs[0].n < cfg.min_cohort_labelled:
                 c["explained_by"] = lead["cohort"]
                 break
-            base_rest = base.subset(base.rows_in(bm & ~lbm)) if (bm is not None and lbm is not None) else None
-            if base_rest is None or base_rest.n == 0:
+            base_codes = _codes_without(part, g, lead["_where"], True)
+            if base_codes is None:
                 continue
-            still = False
-            r_est = estimate(rest, specs, config.bootstrap, config.seed + 99, config.confidence)
-            b_est = estimate(base_rest, specs, config.bootstrap, config.seed + 98, config.confidence)
-            for k in bad:
-                r = compare(k, direction_of(model.task, k), r_est[k], b_est.get(k))
-                # Bonferroni over the metrics re-tested: a chance dip of one metric is not "still regressed"
-                if r["p_value"] is not None and r["p_value"] <= config.fdr / len(bad) and r["drop"] >= config.min_delta:
-                    still = True
-                    break
+            bs = summarize(ctx.base, ctx.specs, ctx.cells, base_codes[ctx.base.rows], 2)
+            rows = ctx.metric_rows((cs[0], bs[0]), (cs[1], bs[1]), cfg.seed + 99)
+            # Bonferroni over the metrics re-tested: a chance dip of one metric is not "still standing out"
+            still = any(
+                rows[k]["p_value"] is not None and rows[k]["p_value"] <= cfg.fdr / len(bad) and rows[k]["min_delta"] is not None
+                and rows[k]["drop"] >= rows[k]["min_delta"]
+                for k in bad
+            )
             if not still:
                 c["explained_by"] = lead["cohort"]
                 break

@@ -1,4 +1,4 @@
-"""Cohorts: definitions, degenerate cohorts, BH control, injected drops found, no false alerts."""
+"""Cohorts: definitions, degenerate cohorts, cohort-vs-rest tests with BH control, shared regressions, no false alerts."""
 
 from __future__ import annotations
 
@@ -10,29 +10,24 @@ import pytest
 
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.stages.cohorts import evaluate_cohorts
+from monitor.stages.performance.stage import evaluate_performance
 
 MODEL = ModelConfig(task="binary_classification", target="y", prediction="pred", score="score", id="id")
+REGIONS = ["north", "south", "east", "west", "centre"]
 
 
-def frame(n: int, seed: int, broken: str | None = None, label_share: float = 1.0) -> pd.DataFrame:
-    """Calibrated scores; in region `broken` the labels are coin flips (the model fails there)."""
+def frame(n: int, seed: int, broken: str | None = None, label_share: float = 1.0, noise: float = 0.0) -> pd.DataFrame:
+    """Calibrated scores; in region `broken` the labels are coin flips; `noise` blurs the score for everyone."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
-    region = rng.choice(["north", "south", "east", "west", "centre"], n)
+    region = rng.choice(REGIONS, n)
     score = 1 / (1 + np.exp(-2 * x))
-    truth = np.where(region == broken, 0.5, score) if broken else score
+    truth = 1 / (1 + np.exp(-2 * (x + noise * rng.normal(size=n))))
+    truth = np.where(region == broken, 0.5, truth) if broken else truth
     y = (rng.random(n) < truth).astype(float)
     y[rng.random(n) >= label_share] = np.nan
     return pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "x": x,
-            "value": rng.uniform(0, 60000, n),
-            "region": region,
-            "score": score,
-            "pred": (score >= 0.5).astype(int),
-            "y": y,
-        }
+        {"id": np.arange(n), "x": x, "value": rng.uniform(0, 60000, n), "region": region, "score": score, "pred": (score >= 0.5).astype(int), "y": y}
     )
 
 
@@ -40,14 +35,17 @@ def by_name(res) -> dict:
     return {c["cohort"]: c for c in res.to_dict()["cohorts"]}
 
 
-def test_cohort_kinds_and_labels():
+COHORTS = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
+
+
+def test_cohort_kinds_labels_and_values_equal_the_subset():
     df = frame(3000, 1)
     cohorts = [
         CohortConfig(column="region"),
         CohortConfig(column="value", bins=[0, 20000, 40000, float("inf")]),
         CohortConfig(name="confident", where="score > 0.9 or score < 0.1"),
     ]
-    res = evaluate_cohorts(df, df, MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig(bootstrap=50))
+    res = evaluate_cohorts(df, df, MODEL, ["roc_auc", "accuracy", "log_loss"], cohorts, PerformanceConfig(bootstrap=50))
     names = by_name(res)
     assert {"region=north", "region=centre", "value=[0, 20000)", "value=[40000, inf)", "confident"} <= set(names)
     assert names["value=[0, 20000)"]["rows"] == int(((df.value >= 0) & (df.value < 20000)).sum())
@@ -55,9 +53,16 @@ def test_cohort_kinds_and_labels():
     assert north["labelled"] == north["rows"] == int((df.region == "north").sum())
     assert north["label_coverage"] == 1.0
     m = north["metrics"]["accuracy"]
-    # the baseline is the same cohort of the baseline set (here the same data): delta 0
     assert m["value"] == m["baseline"] and m["delta"] == 0 and m["regressed"] is False
     assert m["ci_low"] <= m["value"] <= m["ci_high"]
+    # one pass over all cohorts gives the same values as evaluating each cohort's rows on their own
+    for name, sub in [("region=north", df[df.region == "north"]), ("confident", df[(df.score > 0.9) | (df.score < 0.1)])]:
+        alone = evaluate_performance(sub, df, MODEL, ["roc_auc", "accuracy", "log_loss"], PerformanceConfig(), final=True).to_dict()["overall"]
+        for k in ("roc_auc", "accuracy", "log_loss"):
+            assert names[name]["metrics"][k]["value"] == pytest.approx(alone[k]["value"], abs=1e-12)
+        rest = df[~df.index.isin(sub.index)]
+        rest_alone = evaluate_performance(rest, df, MODEL, ["roc_auc"], PerformanceConfig(), final=True).to_dict()["overall"]
+        assert names[name]["metrics"]["roc_auc"]["rest_value"] == pytest.approx(rest_alone["roc_auc"]["value"], abs=1e-12)
     assert res.to_dict()["errors"] == []
 
 
@@ -91,51 +96,69 @@ def test_degenerate_cohorts_give_clear_results_not_crashes():
     assert "cohort 'bad': invalid where expression" in errors
     assert "cohort 'unknown_col': invalid where expression" in errors
     assert "cohort 'not_boolean'" in errors
-    # all labels set to 1 in east genuinely breaks accuracy there; nothing else alerts
     assert {a.subject for a in res.alerts()} <= {"region=east"}
 
 
-def test_injected_cohort_drop_is_flagged_for_that_cohort_only():
+def test_one_cohort_regressing_more_is_alerted_and_the_bins_are_not():
     base = frame(20000, 4)
     cur = frame(10000, 5, broken="south", label_share=0.8)
-    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
-    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], cohorts, PerformanceConfig())
+    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], COHORTS, PerformanceConfig())
     alerts = res.alerts()
     assert [a.subject for a in alerts] == ["region=south"]
-    assert alerts[0].kind == "cohort" and alerts[0].severity == "critical"
+    assert alerts[0].kind == "cohort" and alerts[0].severity == "critical" and "more than the rest" in alerts[0].message
     ranked = res.to_dict()["cohorts"]
     assert ranked[0]["cohort"] == "region=south"  # ranked first by impact
-    assert ranked[0]["impact"] > 0 and all(ranked[i]["impact"] >= ranked[i + 1]["impact"] for i in range(len(ranked) - 1))
+    assert all(ranked[i]["impact"] >= ranked[i + 1]["impact"] for i in range(len(ranked) - 1))
     m = ranked[0]["metrics"]["roc_auc"]
     assert m["regressed"] and m["p_value_adjusted"] >= m["p_value"]
-    # the value bins dip too (a fifth of their rows are southern) but are explained by the overlap
-    bins = [c for c in ranked if c["cohort"].startswith("value=")]
-    dipped = [c for c in bins if any(x["regressed"] for x in c["metrics"].values())]
-    assert dipped and all(c["explained_by"] == "region=south" for c in dipped)
-    assert all("overlap with region=south" in c["note"] for c in dipped)
+    assert m["contrast"] == pytest.approx(m["delta"] - m["rest_delta"]) and m["contrast"] < -0.1
+    # each value bin holds a fifth of the southern rows, and so does its rest: no bin stands out
+    assert not any(x["regressed"] for c in ranked if c["cohort"].startswith("value=") for x in c["metrics"].values())
+    assert res.standing_out() == {"roc_auc": ["region=south"], "accuracy": ["region=south"], "log_loss": ["region=south"]}
 
 
-def test_an_independent_second_drop_is_not_explained_away():
+def test_a_regression_shared_by_all_cohorts_is_one_performance_alert():
+    base = frame(20000, 40)
+    cur = frame(10000, 41, noise=1.5)  # the whole model got worse, everywhere alike
+    res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], COHORTS, PerformanceConfig())
+    assert res.alerts() == []
+    assert all(c["metrics"]["roc_auc"]["delta"] < -0.05 for c in res.to_dict()["cohorts"])  # every cohort dipped
+    perf = evaluate_performance(cur, base, MODEL, ["roc_auc", "accuracy"], PerformanceConfig(), final=True)
+    perf = perf.with_cohorts(res.standing_out(), evaluated=True)
+    alerts = perf.alerts()
+    assert "roc_auc" in {a.subject for a in alerts}
+    assert all("shared by all cohorts" in a.message for a in alerts)
+    assert perf.to_dict()["shared_by_all_cohorts"] == [a.subject for a in alerts]
+    # with one cohort worse still, the overall alert no longer says "shared" for that metric
+    worse = frame(10000, 41, noise=1.5, broken="south")
+    res2 = evaluate_cohorts(worse, base, MODEL, ["roc_auc", "accuracy"], COHORTS, PerformanceConfig())
+    assert {a.subject for a in res2.alerts()} == {"region=south"}
+    p2 = evaluate_performance(worse, base, MODEL, ["roc_auc", "accuracy"], PerformanceConfig(), final=True).with_cohorts(res2.standing_out(), evaluated=True)
+    assert "roc_auc" not in p2.to_dict()["shared_by_all_cohorts"]
+
+
+def test_an_independent_second_drop_is_not_explained_away_but_an_overlap_is():
     base = frame(20000, 13)
     cur = frame(10000, 14, broken="south")
     rng = np.random.default_rng(0)
     hi = (cur.value >= 40000).to_numpy()
     flip = hi & (rng.random(len(cur)) < 0.35)
     cur.loc[flip, "y"] = 1 - cur.loc[flip, "y"]  # the top value bin breaks on its own
-    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
+    cohorts = COHORTS + [CohortConfig(name="mostly_south", where="region == 'south' or (region == 'north' and x > 1.5)")]
     res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig())
     subjects = {a.subject for a in res.alerts()}
     assert {"region=south", "value=[40000, 60000)"} <= subjects
+    ms = by_name(res)["mostly_south"]
+    assert "mostly_south" not in subjects and ms["explained_by"] == "region=south" and "overlap with region=south" in ms["note"]
 
 
 def test_no_false_cohort_alerts_on_stable_data():
     """20 stable days x 8 cohorts x 3 metrics: BH at 5% allows an alert on at most a day or so."""
     base = frame(20000, 6)
-    cohorts = [CohortConfig(column="region"), CohortConfig(column="value", bins=[0, 20000, 40000, 60000])]
     days_with_alerts = 0
     for day in range(20):
         cur = frame(5000, 100 + day, label_share=0.7)
-        res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], cohorts, PerformanceConfig(bootstrap=100, seed=day))
+        res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy", "log_loss"], COHORTS, PerformanceConfig(bootstrap=100, seed=day))
         days_with_alerts += bool(res.alerts())
     assert days_with_alerts <= 2
 
@@ -160,17 +183,16 @@ def test_bh_adjusts_across_cohorts_and_metrics():
     qs = np.array([m["p_value_adjusted"] for m in rows])
     assert np.all(qs >= ps - 1e-15)
     order = np.argsort(ps)
-    assert np.all(np.diff(qs[order]) >= -1e-15)  # BH keeps the order of the p-values
+    assert np.all(np.diff(qs[order]) >= -1e-15)
     m = len(ps)
     assert qs.min() == pytest.approx(min(1.0, min(np.sort(ps) * m / np.arange(1, m + 1))))
-    # cohort level: Bonferroni over the cohort's metrics, then BH across cohorts
     for c in res.to_dict()["cohorts"]:
         cps = [x["p_value"] for x in c["metrics"].values()]
         assert c["p_value"] == pytest.approx(min(1.0, len(cps) * min(cps)))
         assert c["p_value_adjusted"] >= c["p_value"] - 1e-15
         if any(x["regressed"] for x in c["metrics"].values()):
             assert c["p_value_adjusted"] <= 0.05
-    assert qs.max() <= 1.0
+    assert {a.subject for a in res.alerts()} == {"region=east"}
 
 
 def test_all_categorical_cohorts_and_where_on_baseline():
@@ -206,7 +228,7 @@ def test_demo_data_flags_the_injected_cohort_only(tmp_path):
     """The done-criterion on the demo store: salary_range=low from the incident day on, nothing before."""
     import datetime as dt
 
-    from monitor.demo.generator import DAYS, DRIFT_DAY, generate
+    from monitor.demo import DAYS, DRIFT_DAY, generate
 
     demo = generate(tmp_path, dt.date(2026, 1, 30))
     root = tmp_path / "data" / "car_loan"

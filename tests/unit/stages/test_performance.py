@@ -1,4 +1,4 @@
-"""Performance metrics: values equal scikit-learn's, intervals cover, regressions and CBPE behave."""
+"""Performance metrics: values equal scikit-learn's, intervals cover, regressions, minimum evidence, materiality, CBPE."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from sklearn import metrics as skm
 
 from monitor.config import ModelConfig, PerformanceConfig
 from monitor.errors import UnknownMethodError
-from monitor.stages.performance.metrics import estimate, evaluate_performance, fit_calibrator, prepare, resolve_metrics
-from monitor.stages.performance.stats import bh_adjust, bootstrap_means, poisson1_weights, z_test_p_value
+from monitor.stages.performance.cbpe import fit_calibrator
+from monitor.stages.performance.stage import evaluate_performance
+from monitor.stages.performance.summary import estimate, summarize
+from monitor.stages.performance.tasks import task_for
 
 BIN = ModelConfig(task="binary_classification", target="y", prediction="pred", score="score", id="id")
 ALL_BINARY = ["roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "positive_rate", "log_loss", "brier", "calibration_error"]
+CLASSES = ["cat", "dog", "eel", "fox"]
+MULTI = ModelConfig(
+    task="multiclass_classification", target="y", prediction="pred", scores={c: f"p_{c}" for c in CLASSES}
+)
 
 
 def binary_frame(n: int, seed: int, shift: float = 0.0, label_share: float = 1.0) -> pd.DataFrame:
@@ -28,6 +34,21 @@ def binary_frame(n: int, seed: int, shift: float = 0.0, label_share: float = 1.0
     y = (rng.random(n) < truth).astype(float)
     y[rng.random(n) >= label_share] = np.nan
     return pd.DataFrame({"id": np.arange(n), "x": x, "score": score, "pred": (score >= 0.5).astype(int), "y": y})
+
+
+def multiclass_frame(n: int, seed: int, noise: float = 1.0, label_share: float = 1.0) -> pd.DataFrame:
+    """Softmax scores over 4 classes; the label is drawn from them (calibrated); `noise` blurs the scores."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=1.5, size=(n, 4))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    shown = np.exp(logits + rng.normal(scale=noise - 1.0, size=(n, 4))) if noise > 1 else np.exp(logits)
+    shown = shown / shown.sum(axis=1, keepdims=True)
+    df = pd.DataFrame({f"p_{c}": shown[:, i] for i, c in enumerate(CLASSES)})
+    df["pred"] = np.array(CLASSES)[shown.argmax(axis=1)]
+    df["y"] = np.array(CLASSES, dtype=object)[y]
+    df.loc[rng.random(n) >= label_share, "y"] = None
+    return df
 
 
 def values(result) -> dict:
@@ -51,7 +72,6 @@ def test_binary_values_match_sklearn():
     assert v["log_loss"] == pytest.approx(skm.log_loss(y, s), abs=1e-12)
     assert v["brier"] == pytest.approx(skm.brier_score_loss(y, s), abs=1e-12)
     assert v["positive_rate"] == pytest.approx(p.mean())
-    # expected calibration error, 10 equal-width bins, written out the slow way
     bins = np.clip((s * 10).astype(int), 0, 9)
     ece = sum(abs(s[bins == b].mean() - y[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
     assert v["calibration_error"] == pytest.approx(ece, abs=1e-12)
@@ -60,8 +80,8 @@ def test_binary_values_match_sklearn():
 def test_multiclass_values_match_sklearn():
     rng = np.random.default_rng(2)
     n = 2000
-    y = rng.choice(["cat", "dog", "eel", "fox"], n, p=[0.4, 0.3, 0.2, 0.1])
-    pred = np.where(rng.random(n) < 0.7, y, rng.choice(["cat", "dog", "eel", "fox"], n))
+    y = rng.choice(CLASSES, n, p=[0.4, 0.3, 0.2, 0.1])
+    pred = np.where(rng.random(n) < 0.7, y, rng.choice(CLASSES, n))
     pred[:5] = "gnu"  # a class only ever predicted
     df = pd.DataFrame({"y": y, "pred": pred})
     model = ModelConfig(task="multiclass_classification", target="y", prediction="pred")
@@ -70,10 +90,36 @@ def test_multiclass_values_match_sklearn():
     assert v["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
     assert v["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0), abs=1e-12)
     assert v["f1_weighted"] == pytest.approx(skm.f1_score(y, pred, average="weighted", zero_division=0), abs=1e-12)
-    labels = ["cat", "dog", "eel", "fox"]
-    for lab, r in zip(labels, skm.recall_score(y, pred, labels=labels, average=None)):
+    for lab, r in zip(CLASSES, skm.recall_score(y, pred, labels=CLASSES, average=None)):
         assert v[f"recall[{lab}]"] == pytest.approx(r, abs=1e-12)
     assert v["recall[gnu]"] is None  # never the true class: undefined, not 0
+
+
+def test_multiclass_macro_roc_auc_from_per_class_scores_matches_sklearn():
+    df = multiclass_frame(3000, 3)
+    res = evaluate_performance(df, df, MULTI, ["roc_auc", "accuracy"], PerformanceConfig(), final=True)
+    auc = res.to_dict()["overall"]["roc_auc"]
+    P = df[[f"p_{c}" for c in CLASSES]].to_numpy()
+    ref = skm.roc_auc_score(df["y"], P, multi_class="ovr", average="macro", labels=CLASSES)
+    assert auc["value"] == pytest.approx(ref, abs=1e-12)
+    assert auc["ci_low"] < auc["value"] < auc["ci_high"] and auc["ci_high"] - auc["ci_low"] < 0.05
+    # the same scores, blurred: macro AUC regresses and alerts; the unblurred window does not
+    worse = evaluate_performance(multiclass_frame(3000, 4, noise=2.5), df, MULTI, ["roc_auc"], PerformanceConfig(), final=True)
+    assert [a.subject for a in worse.alerts()] == ["roc_auc"]
+    same = evaluate_performance(multiclass_frame(3000, 5), df, MULTI, ["roc_auc"], PerformanceConfig(), final=True)
+    assert not same.alerts()
+
+
+def test_multiclass_cbpe_tracks_realized_performance():
+    base = multiclass_frame(4000, 6)
+    cur = multiclass_frame(6000, 7, label_share=0.0)
+    res = evaluate_performance(cur, base, MULTI, ["accuracy", "f1_macro", "roc_auc"], PerformanceConfig(bootstrap=100), final=False)
+    est = res.to_dict()["estimated"]
+    truth = evaluate_performance(multiclass_frame(6000, 7), base, MULTI, ["accuracy", "f1_macro", "roc_auc"], PerformanceConfig(), final=True)
+    real = values(truth)
+    for name in ("accuracy", "f1_macro", "roc_auc"):
+        e = est[name]
+        assert e["method"] == "cbpe" and e["ci_low"] <= real[name] <= e["ci_high"], (name, e, real[name])
 
 
 def test_regression_values_match_sklearn():
@@ -89,22 +135,25 @@ def test_regression_values_match_sklearn():
     assert v["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred), rel=1e-10)
     assert v["r2"] == pytest.approx(skm.r2_score(y, pred), abs=1e-9)
     assert v["bias"] == pytest.approx(float(np.mean(pred - y)), rel=1e-10)
+    for m in res.to_dict()["overall"].values():
+        assert m["ci_low"] < m["value"] < m["ci_high"]
 
 
 def test_unknown_metric_lists_known_names():
     with pytest.raises(UnknownMethodError) as exc:
-        resolve_metrics("regression", ["mae", "auc"])
+        task_for(ModelConfig(task="regression", target="y", prediction="p")).resolve(["mae", "auc"])
     assert "'auc'" in str(exc.value) and "rmse" in str(exc.value)
     with pytest.raises(UnknownMethodError, match="f1_macro"):
-        resolve_metrics("multiclass_classification", ["roc_auc"])
+        task_for(ModelConfig(task="multiclass_classification", target="y", prediction="p")).resolve(["pr_auc"])
 
 
-def _coverage(make, truth: float, metric: str, reps: int, n: int, groups_path: bool = False) -> float:
-    spec = resolve_metrics("binary_classification", [metric])
+def _coverage(make, truth: float, metric: str, reps: int, n: int) -> float:
+    task = task_for(BIN)
+    spec = task.resolve([metric])
     hits = 0
     for r in range(reps):
-        data, _, _ = prepare(make(n, 1000 + r), BIN)
-        est = estimate(data, spec, 200, r, 0.95)[metric]
+        data, _, _ = task.prepare(make(n, 1000 + r))
+        est = estimate(summarize(data, spec, 2)[0], spec, data.classes, 0.95, 200, r)[metric]
         hits += est.ci_low <= truth <= est.ci_high
     return hits / reps
 
@@ -115,32 +164,14 @@ def test_interval_coverage_by_simulation():
     def make(n, seed):
         rng = np.random.default_rng(seed)
         y = (rng.random(n) < 0.4).astype(float)
-        # binormal scores: true AUC = Phi(1/sqrt(2)); true accuracy at 0.5 known in closed form
-        z = rng.normal(size=n) + y
+        z = rng.normal(size=n) + y  # binormal: true AUC = Phi(1/sqrt(2))
         score = 1 / (1 + np.exp(-(z - 0.5)))
         return pd.DataFrame({"y": y, "score": score, "pred": (score >= 0.5).astype(int)})
 
     phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
-    true_auc = phi(1 / math.sqrt(2))
-    true_acc = 0.4 * phi(0.5) + 0.6 * phi(0.5)
-    cov_auc = _coverage(make, true_auc, "roc_auc", 200, 300)
-    cov_acc = _coverage(make, true_acc, "accuracy", 200, 300)
-    assert 0.90 <= cov_auc <= 0.99, cov_auc
-    assert 0.90 <= cov_acc <= 0.99, cov_acc
-
-
-@pytest.mark.slow
-def test_interval_coverage_grouped_bootstrap():
-    """Above DEFAULT_GROUPS rows the bootstrap reweights random groups of rows: still ~95%."""
-    rng = np.random.default_rng(0)
-    hits = 0
-    reps = 150
-    for r in range(reps):
-        x = rng.exponential(size=6000)  # skewed, like a loss
-        b = bootstrap_means(x, 200, r)[:, 0]
-        lo, hi = np.quantile(b, [0.025, 0.975])
-        hits += lo <= 1.0 <= hi
-    assert 0.89 <= hits / reps <= 0.99
+    assert 0.90 <= _coverage(make, phi(1 / math.sqrt(2)), "roc_auc", 200, 300) <= 0.99
+    assert 0.90 <= _coverage(make, 0.4 * phi(0.5) + 0.6 * phi(0.5), "accuracy", 200, 300) <= 0.99
+    assert 0.90 <= _coverage(make, 0.4 * phi(0.5) / (0.4 * phi(0.5) + 0.6 * (1 - phi(0.5))), "precision", 200, 300) <= 0.99
 
 
 def test_regression_is_flagged_and_alerts():
@@ -148,7 +179,7 @@ def test_regression_is_flagged_and_alerts():
     cur = binary_frame(4000, 11, shift=2.0)  # the score explains much less of the label
     res = evaluate_performance(cur, base, BIN, ["roc_auc", "accuracy", "log_loss"], PerformanceConfig(), final=False)
     d = res.to_dict()["overall"]
-    assert d["roc_auc"]["regressed"] and d["roc_auc"]["delta"] < -0.05
+    assert d["roc_auc"]["regressed"] and d["roc_auc"]["delta"] < -0.05 and d["roc_auc"]["verdict"] == "regressed"
     assert d["roc_auc"]["p_value"] < 0.001
     assert d["log_loss"]["regressed"] and d["log_loss"]["delta"] > 0  # lower is better: a rise is the regression
     assert d["log_loss"]["higher_is_better"] is False
@@ -161,16 +192,59 @@ def test_regression_is_flagged_and_alerts():
 def test_stable_data_does_not_regress():
     res = evaluate_performance(binary_frame(4000, 20), binary_frame(4000, 21), BIN, ALL_BINARY, PerformanceConfig(), final=True)
     assert not res.alerts()
-    for m in res.to_dict()["overall"].values():
+    d = res.to_dict()
+    assert d["verdict"] == "ok"
+    for m in d["overall"].values():
         assert m["ci_low"] <= m["value"] <= m["ci_high"]
         assert m["baseline_ci_low"] <= m["baseline"] <= m["baseline_ci_high"]
+        assert m["verdict"] == "ok"
 
 
-def test_min_delta_blocks_tiny_but_significant_changes():
-    base = binary_frame(20000, 30)
-    cur = binary_frame(20000, 31, shift=0.4)
-    strict = evaluate_performance(cur, base, BIN, ["roc_auc"], PerformanceConfig(min_delta=0.5), final=True)
-    assert not strict.to_dict()["overall"]["roc_auc"]["regressed"]
+def test_too_few_labels_gives_no_verdict_and_says_so():
+    """3 labelled rows, all wrong: accuracy 0 vs ~0.8, yet no alert: three rows are not evidence."""
+    base = binary_frame(4000, 22)
+    cur = binary_frame(500, 23, label_share=0.0)
+    cur.loc[:2, "y"] = 1 - cur.loc[:2, "pred"]
+    res = evaluate_performance(cur, base, BIN, ["accuracy", "roc_auc"], PerformanceConfig(), final=True)
+    d = res.to_dict()
+    json.dumps(d, allow_nan=False)
+    acc = d["overall"]["accuracy"]
+    assert acc["value"] == 0.0 and acc["verdict"] == "too few labels" and not acc["regressed"]
+    assert acc["ci_high"] > 0.5  # Wilson: 0 of 3 is compatible with a good model
+    assert d["verdict"] == "too few labels" and d["min_labelled"] == 100
+    assert any("too few labels: 3 labelled rows" in n for n in d["notes"])
+    assert not res.alerts()
+    # the same drop on enough rows alerts
+    many = binary_frame(500, 23)
+    many["y"] = 1 - many["pred"]
+    assert [a.subject for a in evaluate_performance(many, base, BIN, ["accuracy"], PerformanceConfig(), final=True).alerts()] == ["accuracy"]
+    # and the minimum is configurable
+    low = evaluate_performance(cur, base, BIN, ["accuracy"], PerformanceConfig(min_labelled=3), final=True)
+    assert low.to_dict()["overall"]["accuracy"]["verdict"] != "too few labels"
+
+
+def test_materiality_per_metric_and_relative():
+    base = binary_frame(40000, 30)
+    cur = binary_frame(40000, 31, shift=0.5)  # a small but very significant AUC drop (~0.015)
+    d = evaluate_performance(cur, base, BIN, ["roc_auc"], PerformanceConfig(), final=True).to_dict()["overall"]["roc_auc"]
+    assert d["p_value"] < 1e-4 and 0 < -d["delta"] < 0.02
+    assert d["min_delta"] == 0.02 and not d["regressed"]  # default: 0.02 of AUC is the smallest material change
+    strict = evaluate_performance(cur, base, BIN, ["roc_auc"], PerformanceConfig(min_delta={"roc_auc": 0.005}), final=True)
+    assert strict.to_dict()["overall"]["roc_auc"]["regressed"]
+    # regression errors: relative to the baseline (5% by default), in the target's own units
+    rng = np.random.default_rng(5)
+    y = rng.normal(1e6, 1e5, 20000)
+    reg = ModelConfig(task="regression", target="y", prediction="pred")
+    b = pd.DataFrame({"y": y, "pred": y + rng.normal(0, 1000, y.size)})
+    c3 = pd.DataFrame({"y": y, "pred": y + rng.normal(0, 1030, y.size)})  # MAE +3%: significant, not material
+    c10 = pd.DataFrame({"y": y, "pred": y + rng.normal(0, 1100, y.size)})  # MAE +10%
+    r3 = evaluate_performance(c3, b, reg, ["mae"], PerformanceConfig(), final=True).to_dict()["overall"]["mae"]
+    assert r3["min_delta"] == pytest.approx(0.05 * r3["baseline"]) and not r3["regressed"]
+    assert evaluate_performance(c10, b, reg, ["mae"], PerformanceConfig(), final=True).to_dict()["overall"]["mae"]["regressed"]
+    pct = evaluate_performance(c3, b, reg, ["mae"], PerformanceConfig(min_delta={"mae": "1%"}), final=True).to_dict()["overall"]["mae"]
+    assert pct["min_delta"] == pytest.approx(0.01 * pct["baseline"]) and pct["regressed"]
+    # the old form, one absolute number for every metric, still works
+    assert evaluate_performance(c3, b, reg, ["mae"], PerformanceConfig(min_delta=0.5), final=True).to_dict()["overall"]["mae"]["min_delta"] == 0.5
 
 
 def test_label_coverage_final_and_json():
@@ -194,7 +268,7 @@ def test_undefined_metrics_are_none_with_a_note():
     d = res.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["overall"]["roc_auc"]["value"] is None and "one class" in d["overall"]["roc_auc"]["note"]
-    assert d["overall"]["roc_auc"]["regressed"] is False
+    assert d["overall"]["roc_auc"]["regressed"] is False and d["overall"]["roc_auc"]["verdict"] == "undefined"
     assert d["overall"]["accuracy"]["value"] is not None
 
 
@@ -214,7 +288,6 @@ def test_no_labels_gives_estimates_only():
 
 
 def test_cbpe_estimate_tracks_realized_performance():
-    """With calibrated scores, the estimate from all rows lands near the realized value."""
     base = binary_frame(5000, 70)
     cur = binary_frame(20000, 71)
     res = evaluate_performance(cur, base, BIN, ["roc_auc", "accuracy", "f1", "brier"], PerformanceConfig(bootstrap=100), final=True)
@@ -236,32 +309,11 @@ def test_calibrator_matches_sklearn_isotonic():
     assert np.abs(ours - ref).max() < 1e-9
 
 
-def test_bootstrap_zero_gives_values_without_intervals():
-    res = evaluate_performance(binary_frame(500, 80), binary_frame(500, 81, shift=3), BIN, ["accuracy"], PerformanceConfig(bootstrap=0), final=True)
-    d = res.to_dict()
-    m = d["overall"]["accuracy"]
-    assert m["value"] is not None and m["ci_low"] is None and m["p_value"] is None and m["regressed"] is False
-    assert any("bootstrap is 0" in n for n in d["notes"])
-
-
-def test_bh_adjust_matches_hand_and_scipy():
-    from scipy.stats import false_discovery_control
-
-    p = np.array([0.01, 0.04, 0.03, 0.5])
-    assert bh_adjust(p) == pytest.approx([0.04, 0.04 / 0.75, 0.04 / 0.75, 0.5])
-    rng = np.random.default_rng(0)
-    q = rng.random(50) ** 3
-    assert bh_adjust(q) == pytest.approx(false_discovery_control(q, method="bh"))
-    with_nan = bh_adjust([0.01, np.nan, 0.02])
-    assert np.isnan(with_nan[1]) and with_nan[0] == pytest.approx(0.02)  # NaN not counted in m
-
-
-def test_poisson_weights_and_z_test():
-    w = poisson1_weights(np.random.default_rng(0), (400, 1000))
-    assert w.mean() == pytest.approx(1.0, abs=0.01) and w.var() == pytest.approx(1.0, abs=0.02)
-    assert z_test_p_value(0.0, 0.1, 0.1) == pytest.approx(1.0)
-    assert z_test_p_value(1.96 * math.sqrt(2) * 0.1, 0.1, 0.1) == pytest.approx(0.05, abs=1e-3)
-    assert z_test_p_value(None, 0.1, 0.1) is None
+def test_bootstrap_zero_keeps_analytic_intervals():
+    res = evaluate_performance(binary_frame(500, 80), binary_frame(500, 81), BIN, ["accuracy", "pr_auc"], PerformanceConfig(bootstrap=0), final=True)
+    d = res.to_dict()["overall"]
+    assert d["accuracy"]["ci_low"] is not None and d["accuracy"]["p_value"] is not None  # Wilson needs no resampling
+    assert d["pr_auc"]["ci_low"] is None and "bootstrap is 0" in d["pr_auc"]["note"]
 
 
 def test_window_without_target_column_or_rows():

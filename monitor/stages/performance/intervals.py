@@ -1,0 +1,223 @@
+"""Analytic intervals and tests for the performance stage: exact where they exist, honest at small n.
+
+* `wilson_interval` / `proportion_se`: a proportion (accuracy, precision,
+  recall, positive rate). Wilson's score interval never has zero width, also
+  at 0 or n successes out of n; the matching standard error for tests is the
+  Agresti-Coull one (the variance at the shrunk proportion).
+* `delong`: ROC AUC and its variance from counts of positives and negatives per
+  distinct score (DeLong, DeLong & Clarke-Pearson 1988), O(distinct scores).
+  A zero variance (perfect separation, or one row of a class) is replaced by a
+  floor from the Laplace-smoothed AUC, so a perfect score on 5 rows is not
+  "certain".
+* `multinomial_delta_se`: the delta method for any function of a confusion
+  matrix (F1, macro F1, ...), with the multinomial covariance evaluated at
+  pseudo-count-smoothed cell shares (z^2 spread over the cells, as Agresti-Coull
+  does for two cells), so empty cells do not give zero width.
+* `moment_delta_se`: the delta method for a smooth function of the means of
+  per-row components (log loss, Brier, MAE, RMSE, R2 ...), from the sums and
+  cross sums of the components: the sufficient statistics a cohort needs.
+* `difference_p_value` / `contrast_p_value`: two-sided z tests of a difference of
+  independent estimates, and of a cohort's change against the rest's change.
+* `bh_adjust`: Benjamini-Hochberg adjusted p-values (the one implementation).
+
+None of these costs more than O(cells) once the counts or sums are known: the
+interval cost no longer grows with the number of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from statistics import NormalDist
+from typing import Optional
+
+import numpy as np
+
+__all__ = [
+    "normal_quantile",
+    "wilson_interval",
+    "proportion_se",
+    "delong",
+    "multinomial_delta_se",
+    "moment_delta_se",
+    "numeric_gradient",
+    "difference_p_value",
+    "contrast_p_value",
+    "bh_adjust",
+    "finite",
+]
+
+
+def normal_quantile(confidence: float) -> float:
+    # statistics.NormalDist, not scipy.stats: importing scipy.stats costs ~1 s per process.
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def finite(x: object) -> Optional[float]:
+    """float(x) when finite, else None (NaN/inf/None/unparseable)."""
+    try:
+        f = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- proportions
+
+
+def wilson_interval(k: float, n: float, confidence: float) -> tuple[Optional[float], Optional[float]]:
+    """Wilson score interval of k successes in n trials; (None, None) for n = 0."""
+    if n <= 0:
+        return None, None
+    z = normal_quantile(confidence)
+    p = k / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z / (1 + z2n) * math.sqrt(max(p * (1 - p) / n + z2n / (4 * n), 0.0))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion_se(k: float, n: float, confidence: float) -> Optional[float]:
+    """Agresti-Coull standard error: the binomial one at the shrunk share (k + z^2/2) / (n + z^2); never 0."""
+    if n <= 0:
+        return None
+    z2 = normal_quantile(confidence) ** 2
+    pt = (k + z2 / 2) / (n + z2)
+    return math.sqrt(pt * (1 - pt) / (n + z2))
+
+
+# --------------------------------------------------------------------------- ROC AUC
+
+
+def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[float]]:
+    """(AUC, variance) from positives/negatives per distinct score, ascending; ties count 1/2 as in sklearn.
+
+    The variance is DeLong's S10/P + S01/N from the structural components
+    (placement values), computed per score value instead of per row. Its floor is
+    A~(1 - A~) / (2 (P + N)) with A~ the Laplace-smoothed AUC, which only binds near
+    AUC 0 or 1 on few rows. (None, None) when a class is absent.
+    """
+    pos = np.asarray(pos, dtype=float)
+    neg = np.asarray(neg, dtype=float)
+    P, N = float(pos.sum()), float(neg.sum())
+    if P <= 0 or N <= 0:
+        return None, None
+    neg_below = np.cumsum(neg) - neg
+    pos_above = P - np.cumsum(pos)
+    below = neg_below + 0.5 * neg
+    auc = float((pos * below).sum() / (P * N))  # same operations as the point formula: bit-equal values
+    v10 = below / N  # per positive at this score: share of negatives ranked below
+    v01 = (pos_above + 0.5 * pos) / P  # per negative: share of positives ranked above
+    s10 = float((pos * (v10 - auc) ** 2).sum() / (P - 1)) if P > 1 else 0.0
+    s01 = float((neg * (v01 - auc) ** 2).sum() / (N - 1)) if N > 1 else 0.0
+    var = s10 / P + s01 / N
+    n_eff = P + N
+    smoothed = (auc * n_eff + 1) / (n_eff + 2)
+    return auc, max(var, smoothed * (1 - smoothed) / (2 * n_eff))
+
+
+# --------------------------------------------------------------------------- delta method
+
+
+def numeric_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Central-difference Jacobian of f (vector -> m values) at x: shape (m, len(x)). NaN where f is undefined."""
+    x = np.asarray(x, dtype=float)
+    f0 = np.atleast_1d(np.asarray(f(x), dtype=float))
+    jac = np.empty((f0.size, x.size))
+    for j in range(x.size):
+        h = 1e-6 * max(float(scale[j]), 1e-12)
+        up, dn = x.copy(), x.copy()
+        up[j] += h
+        dn[j] -= h
+        jac[:, j] = (np.atleast_1d(f(up)) - np.atleast_1d(f(dn))) / (2 * h)
+    return jac
+
+
+def multinomial_delta_se(
+    counts: np.ndarray, g: Callable[[np.ndarray], np.ndarray], confidence: float
+) -> np.ndarray:
+    """Delta-method standard errors of g(cell counts) (m outputs) under a multinomial on the cells.
+
+    g must be scale-free (a function of the shares, e.g. F1 = 2tp / (2tp + fp + fn)).
+    The gradient and covariance are taken at counts + z^2 / K per cell (K cells):
+    for two cells that is the Agresti-Coull shrinkage, and no cell is ever empty.
+    """
+    c = np.asarray(counts, dtype=float).ravel()
+    n = float(c.sum())
+    if n <= 0:
+        return np.full(np.atleast_1d(g(c)).size, np.nan)
+    z2 = normal_quantile(confidence) ** 2
+    ct = c + z2 / c.size
+    nt = float(ct.sum())
+    p = ct / nt
+    jac = numeric_gradient(lambda x: g(x * nt), p, np.maximum(p, 1.0 / nt))
+    # Var(g) = J (diag(p) - p p') J' / n, row-wise
+    jp = jac @ p
+    var = ((jac**2) @ p - jp**2) / nt
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def moment_delta_se(sums: np.ndarray, cross: np.ndarray, n: float, g: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Delta-method standard errors of g(means of k per-row components) from their sufficient statistics.
+
+    sums: (k,) column sums; cross: (k, k) sums of products; n rows. The sample
+    covariance comes from these (ddof 1). NaN with fewer than 2 rows.
+    """
+    sums = np.asarray(sums, dtype=float)
+    m = g(sums / n) if n > 0 else np.nan
+    out_size = np.atleast_1d(m).size
+    if n < 2:
+        return np.full(out_size, np.nan)
+    mean = sums / n
+    cov = (np.asarray(cross, dtype=float) - n * np.outer(mean, mean)) / (n - 1)
+    scale = np.maximum(np.abs(mean), np.sqrt(np.maximum(np.diag(cov), 0.0)))
+    jac = numeric_gradient(g, mean, scale)
+    var = np.einsum("ij,jk,ik->i", jac, cov, jac) / n
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def difference_p_value(delta: Optional[float], ses: Sequence[Optional[float]]) -> Optional[float]:
+    """Two-sided p-value of a difference of independent estimates, given each one's standard error."""
+    if delta is None or not math.isfinite(delta) or any(s is None or not math.isfinite(s) for s in ses):
+        return None
+    se = math.sqrt(sum(float(s) ** 2 for s in ses if s is not None))
+    if se == 0:
+        return 1.0 if delta == 0 else 0.0
+    return float(math.erfc(abs(delta) / se / math.sqrt(2)))
+
+
+def contrast_p_value(
+    cohort_delta: Optional[float],
+    rest_delta: Optional[float],
+    ses: Sequence[Optional[float]],
+) -> tuple[Optional[float], Optional[float]]:
+    """(cohort delta - rest delta, two-sided p) with the four disjoint estimates' standard errors.
+
+    The cohort and the rest of the data are disjoint row sets, in the window and in
+    the baseline, so the four estimates are independent and their variances add.
+    """
+    if cohort_delta is None or rest_delta is None:
+        return None, None
+    diff = cohort_delta - rest_delta
+    return diff, difference_p_value(diff, ses)
+
+
+def bh_adjust(p_values: Iterable[Optional[float]]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); None/NaN entries stay NaN and are not counted."""
+    p = np.array([np.nan if v is None else v for v in p_values], dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv, kind="mergesort")
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    adj = np.empty(m)
+    adj[order] = np.minimum(q, 1.0)
+    out[ok] = adj
+    return out

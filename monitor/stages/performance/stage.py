@@ -1,0 +1,214 @@
+"""Model performance on the labelled rows of a window, against the baseline set.
+
+A metric regresses when (1) the window has at least `performance.min_labelled`
+labelled rows (else its verdict is "too few labels"), (2) its change against
+the baseline is significant after Benjamini-Hochberg across the metrics, and
+(3) the change in the bad direction is material: at least the metric's
+`min_delta` (per metric, absolute or relative to the baseline; see registry.py
+for the defaults). While labels are pending, classifiers with scores also get a
+CBPE estimate on every row (cbpe.py), kept apart from the realized figures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+import pandas as pd
+
+from monitor.alerts import Alert
+from monitor.config import ModelConfig, PerformanceConfig
+from monitor.jsonutil import to_jsonable
+from monitor.stages.performance import intervals as iv
+from monitor.stages.performance.cbpe import cbpe
+from monitor.stages.performance.summary import MetricEstimate, estimate, summarize
+from monitor.stages.performance.tasks import Task, task_for
+
+__all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "materiality", "TOO_FEW_LABELS"]
+
+TOO_FEW_LABELS = "too few labels"
+
+
+def materiality(task: Task, config: PerformanceConfig, output: str, baseline: Optional[float], spread: Optional[float]) -> Optional[float]:
+    """The smallest change of `output` worth an alert (None when its basis is unknown: then no alert)."""
+    spec = config.min_delta
+    metric = task.metric_of(output)
+    if isinstance(spec, (int, float)):
+        return float(spec)
+    chosen = (spec or {}).get(output, (spec or {}).get(metric.name))
+    if isinstance(chosen, str):
+        pct = float(re.sub(r"%\s*$", "", chosen.strip())) / 100
+        return pct * abs(baseline) if baseline is not None else None
+    if chosen is not None:
+        return float(chosen)
+    value, basis = metric.materiality
+    if basis == "absolute":
+        return value
+    if basis == "spread":
+        return value * spread if spread else None
+    return value * abs(baseline) if baseline is not None else None
+
+
+def compare(direction: int, cur: MetricEstimate, base: Optional[MetricEstimate]) -> dict[str, Any]:
+    """value/baseline/delta/ci/p-value for one metric; `drop` is the change in the bad direction (>= 0)."""
+    b = base.value if base is not None else None
+    delta = cur.value - b if (cur.value is not None and b is not None) else None
+    p = iv.difference_p_value(delta, [cur.se, base.se if base is not None else None])
+    drop = 0.0 if delta is None else abs(delta) if direction == 0 else max(0.0, -direction * delta)
+    row: dict[str, Any] = {
+        "value": cur.value,
+        "baseline": b,
+        "delta": delta,
+        "ci_low": cur.ci_low,
+        "ci_high": cur.ci_high,
+        "baseline_ci_low": base.ci_low if base is not None else None,
+        "baseline_ci_high": base.ci_high if base is not None else None,
+        "p_value": p,
+        "higher_is_better": None if direction == 0 else direction > 0,
+        "drop": drop,
+    }
+    notes = [x for x in (cur.note, None if base is None else (f"baseline {base.note}" if base.note else None)) if x]
+    if notes:
+        row["note"] = "; ".join(notes)
+    return row
+
+
+def flag_regressions(rows: list[dict[str, Any]], fdr: float, *, eligible: Optional[list[bool]] = None) -> None:
+    """BH across rows' p-values; set p_value_adjusted and regressed in place (drop >= the row's min_delta)."""
+    ok = eligible if eligible is not None else [True] * len(rows)
+    adj = iv.bh_adjust([r["p_value"] if e else None for r, e in zip(rows, ok)])
+    for r, q in zip(rows, adj):
+        r["p_value_adjusted"] = iv.finite(q)
+        md = r.get("min_delta")
+        r["regressed"] = bool(r["p_value_adjusted"] is not None and r["p_value_adjusted"] <= fdr and md is not None and r["drop"] >= max(md, 1e-12))
+
+
+def verdict(row: dict[str, Any], enough: bool) -> str:
+    if row["value"] is None:
+        return "undefined"
+    if not enough:
+        return TOO_FEW_LABELS
+    if row["baseline"] is None:
+        return "no baseline"
+    if row.get("p_value") is None:
+        return "no test"
+    return "regressed" if row.get("regressed") else "ok"
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    rows: int
+    labelled: int
+    final: bool
+    overall: dict  # metric -> comparison row
+    estimated: dict  # metric -> {"value", "ci_low", "ci_high", "method"}
+    estimation_error: dict
+    notes: tuple = ()
+    min_labelled: int = 0
+    shared: tuple = ()  # regressed metrics on which no cohort stands out (set by with_cohorts)
+
+    @property
+    def label_coverage(self) -> float:
+        return self.labelled / self.rows if self.rows else 0.0
+
+    @property
+    def too_few_labels(self) -> bool:
+        return self.labelled < self.min_labelled
+
+    def with_cohorts(self, standing_out: dict[str, list[str]], evaluated: bool) -> PerformanceResult:
+        """Mark the regressed metrics that no cohort stands out on: a regression shared by all cohorts."""
+        if not evaluated:
+            return self
+        shared = tuple(k for k, r in self.overall.items() if r.get("regressed") and not standing_out.get(k))
+        return replace(self, shared=shared)
+
+    def to_dict(self) -> dict[str, Any]:
+        overall = {k: {kk: vv for kk, vv in v.items() if kk != "drop"} for k, v in self.overall.items()}
+        out = {
+            "label_coverage": self.label_coverage,
+            "labelled": self.labelled,
+            "rows": self.rows,
+            "final": self.final,
+            "min_labelled": self.min_labelled,
+            "verdict": TOO_FEW_LABELS if self.too_few_labels else ("regressed" if any(r.get("regressed") for r in self.overall.values()) else "ok"),
+            "overall": overall,
+            "shared_by_all_cohorts": list(self.shared),
+            "estimated": self.estimated,
+            "estimation_error": self.estimation_error,
+            "notes": list(self.notes),
+        }
+        return to_jsonable(out)
+
+    def alerts(self) -> list[Alert]:
+        out = []
+        status = "final" if self.final else "provisional, labels still arriving"
+        for name, r in self.overall.items():
+            if r.get("regressed"):
+                where = "; shared by all cohorts (no cohort stands out)" if name in self.shared else ""
+                out.append(
+                    Alert(
+                        "performance",
+                        name,
+                        "critical",
+                        f"{name} is {r['value']:.4g} vs {r['baseline']:.4g} on the baseline ({r['delta']:+.4g}, "
+                        f"adjusted p={r['p_value_adjusted']:.2g}) on {self.labelled} labelled rows ({status}){where}",
+                    )
+                )
+        return out
+
+
+def evaluate_performance(
+    current: pd.DataFrame,
+    baseline: pd.DataFrame,
+    model: ModelConfig,
+    metrics: list[str],
+    config: PerformanceConfig,
+    *,
+    final: bool,
+    human_level: Optional[dict[str, float]] = None,
+) -> PerformanceResult:
+    """Realized metrics on the window's labelled rows vs the baseline set, plus CBPE estimates."""
+    task = task_for(model)
+    specs = task.resolve(metrics)
+    cur, base, notes = task.prepare_pair(current, baseline)
+    if base.n == 0:
+        notes.append("the baseline set has no labelled rows: no comparison is possible")
+    cells = task.n_cells(cur.classes)
+    B, conf, seed = config.bootstrap, config.confidence, config.seed
+    cur_est = estimate(summarize(cur, specs, cells)[0], specs, cur.classes, conf, B, seed)
+    base_est = estimate(summarize(base, specs, cells)[0], specs, base.classes, conf, B, seed + 1)
+    spread = task.spread(base)
+    enough = cur.n >= config.min_labelled
+    if not enough and cur.n:
+        notes.append(f"{TOO_FEW_LABELS}: {cur.n} labelled rows < performance.min_labelled={config.min_labelled}; no verdict")
+    overall: dict[str, dict[str, Any]] = {}
+    for name, est in cur_est.items():
+        d = task.metric_of(name).direction
+        row = compare(d, est, base_est.get(name))
+        row["min_delta"] = materiality(task, config, name, row["baseline"], spread)
+        h = (human_level or {}).get(name)
+        row.update(human_level=h, gap_to_human=_gap(h, row["value"], d), baseline_gap_to_human=_gap(h, row["baseline"], d))
+        overall[name] = row
+    flag_regressions(list(overall.values()), config.fdr, eligible=[enough] * len(overall))
+    for row in overall.values():
+        row["verdict"] = verdict(row, enough)
+
+    estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf)
+    notes += cb_notes
+    estimation_error = {}
+    for name, e in estimated.items():
+        r = overall.get(name)
+        # the realized baseline, so an estimated drop shows while labels are pending
+        e["baseline"] = r["baseline"] if r else None
+        e["delta"] = e["value"] - e["baseline"] if (e["value"] is not None and e["baseline"] is not None) else None
+        if r and r["value"] is not None and e["value"] is not None:
+            estimation_error[name] = r["value"] - e["value"]
+    return PerformanceResult(len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled)
+
+
+def _gap(human: Optional[float], value: Optional[float], direction: int) -> Optional[float]:
+    """How far `value` is from human level, positive = worse than human."""
+    if human is None or value is None:
+        return None
+    return value - human if direction < 0 else human - value

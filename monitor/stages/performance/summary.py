@@ -1,0 +1,336 @@
+"""Sufficient statistics of a set of labelled rows, collected for many row groups in one pass.
+
+`summarize(data, metrics, codes, groups)` returns one `Summary` per group of
+rows (a cohort column's values, its bins, or one mask), from one bincount per
+statistic over all rows: no per-cohort copies of the data. Summaries of
+disjoint groups add up, so "the rest of the data" is `total.minus(cohort)`.
+`estimate(summary, ...)` turns a summary into values and intervals: Wilson,
+DeLong and the delta method cost O(cells); the bootstrap is kept only for PR AUC
+and the calibration error, over score cells (independent of the number of rows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import numpy as np
+
+from monitor.stages.performance import intervals as iv
+from monitor.stages.performance.bootstrap import bootstrap_cells, coarsen_counts, replicate_se
+from monitor.stages.performance.registry import ECE_BINS, Metric, div
+from monitor.stages.performance.tasks import Prepared, component
+
+__all__ = ["Summary", "MetricEstimate", "summarize", "estimate", "RANK_BINS", "auc_from_counts", "ap_from_counts"]
+
+RANK_BINS = 400  # score cells for the PR AUC bootstrap (exact when scores take fewer values)
+REST_BINS = 1 << 16  # score cells for "the rest of the data" (total - cohort): ranking error < 1 / REST_BINS
+
+RankCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # (distinct-score index, positives, negatives), ascending
+
+
+@dataclass
+class Summary:
+    n: int
+    classes: int  # cells per side of the confusion matrix
+    confusion: Optional[np.ndarray] = None  # flat (classes x classes) counts, true x predicted
+    moments: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # metric -> (sums, cross sums)
+    rank: list[Optional[RankCounts]] = field(default_factory=list)  # per class (binary: one)
+    rank_bins: list[int] = field(default_factory=list)
+    ece: Optional[np.ndarray] = None  # (3, ECE_BINS): rows, sum and sum of squares of (score - label)
+
+    def minus(self, other: Summary) -> Summary:
+        """The statistics of this set's rows that are not in `other` (a subset of them).
+
+        Ranking counts of the difference are kept over at most REST_BINS score cells
+        (merged by rank), so that a cohort's rest costs O(REST_BINS), not O(rows).
+        """
+        rank: list[Optional[RankCounts]] = []
+        for c, (mine, theirs, k) in enumerate(zip(self.rank, other.rank, self.rank_bins)):
+            if mine is None or theirs is None:
+                rank.append(mine)
+                continue
+            pos, neg = self._coarse(c)
+            cells = pos.size
+            b = theirs[0] * cells // max(k, 1)
+            pos = pos - np.bincount(b, weights=theirs[1], minlength=cells)
+            neg = neg - np.bincount(b, weights=theirs[2], minlength=cells)
+            rank.append((np.arange(cells), pos, neg))
+        return replace(
+            self,
+            n=self.n - other.n,
+            confusion=None if self.confusion is None else self.confusion - other.confusion,
+            moments={k: (s - other.moments[k][0], c - other.moments[k][1]) for k, (s, c) in self.moments.items()},
+            rank=rank,
+            ece=None if self.ece is None else self.ece - other.ece,
+        )
+
+
+    def _coarse(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Class c's ranking counts over min(bins, REST_BINS) cells, cached."""
+        key = f"_coarse{c}"
+        if key not in self.__dict__:
+            r, k = self.rank[c], self.rank_bins[c]
+            assert r is not None
+            cells = min(k, REST_BINS)
+            b = r[0] * cells // max(k, 1)
+            self.__dict__[key] = (np.bincount(b, weights=r[1], minlength=cells), np.bincount(b, weights=r[2], minlength=cells))
+        return self.__dict__[key]
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Optional[np.ndarray] = None, groups: int = 1) -> list[Summary]:
+    """One Summary per group 0..groups-1 of data's rows (codes: group per row, -1 = in no group)."""
+    if codes is None:
+        codes = np.zeros(data.n, dtype=np.int64)
+    else:
+        codes = np.asarray(codes, dtype=np.int64)
+        if (codes < 0).any():
+            keep = codes >= 0
+            return summarize(_take(data, keep), metrics, n_cells, codes[keep], groups)
+    G = groups
+    counts = np.bincount(codes, minlength=G)[:G]
+    out = [Summary(int(counts[g]), n_cells) for g in range(G)]
+    families = {m.family for m in metrics}
+    if "confusion" in families:
+        K = n_cells * n_cells
+        cm = np.bincount(codes * K + data.y.astype(np.int64) * n_cells + data.pred.astype(np.int64), minlength=G * K)
+        for g in range(G):
+            out[g].confusion = cm[g * K : (g + 1) * K].astype(float)
+    for m in metrics:
+        if m.family == "moments" and not (m.needs_score and data.score is None):
+            _moments(data, m, codes, out)
+    if "rank" in families and data.has_score:
+        _rank(data, codes, out)
+    if "ece" in families and data.score is not None:
+        b = np.clip((data.score * ECE_BINS).astype(np.int64), 0, ECE_BINS - 1)
+        key = codes * ECE_BINS + b
+        r = data.score - data.y
+        parts = [np.bincount(key, weights=w, minlength=G * ECE_BINS) for w in (None, r, r * r)]
+        for g in range(G):
+            out[g].ece = np.vstack([p[g * ECE_BINS : (g + 1) * ECE_BINS] for p in parts]).astype(float)
+    return out
+
+
+def _take(data: Prepared, keep: np.ndarray) -> Prepared:
+    def sub(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        return None if a is None else a[keep]
+
+    return Prepared(
+        data.y[keep], data.pred[keep], data.rows[keep], data.classes, sub(data.score), sub(data.sbin), data.n_bins, sub(data.scores), data.center
+    )
+
+
+def _moments(data: Prepared, m: Metric, codes: np.ndarray, out: list[Summary]) -> None:
+    G = len(out)
+    comps = [component(c, data) for c in m.components]
+    k = len(comps)
+    sums = np.zeros((G, k))
+    cross = np.zeros((G, k, k))
+    for i in range(k):
+        sums[:, i] = np.bincount(codes, weights=comps[i], minlength=G)[:G]
+        for j in range(i, k):
+            cross[:, i, j] = cross[:, j, i] = np.bincount(codes, weights=comps[i] * comps[j], minlength=G)[:G]
+    for g in range(G):
+        out[g].moments[m.name] = (sums[g], cross[g])
+
+
+def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
+    if data.score is not None:
+        assert data.sbin is not None
+        per_class: list[tuple[Optional[np.ndarray], int, Optional[np.ndarray], bool]] = [(data.sbin, data.n_bins, data.y.astype(float), True)]
+    else:
+        assert data.scores is not None
+        per_class = []
+        for c in range(data.scores.shape[1]):
+            s = data.scores[:, c]
+            if not np.isfinite(s).all():
+                per_class.append((None, 0, None, False))
+                continue
+            uniq, inv = np.unique(s, return_inverse=True)
+            per_class.append((inv, int(uniq.size), (data.y == c).astype(float), False))
+    for g_out in out:
+        g_out.rank, g_out.rank_bins = [], []
+    for sbin, k, y, ordered in per_class:
+        if sbin is None or y is None:
+            for g_out in out:
+                g_out.rank.append(None)
+                g_out.rank_bins.append(0)
+            continue
+        small = codes.astype(np.int16) if len(out) < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
+        order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
+        g, sb, yy = codes[order], sbin[order], y[order]
+        if g.size == 0:
+            starts = np.zeros(0, dtype=np.int64)
+        else:
+            starts = np.r_[0, np.flatnonzero((g[1:] != g[:-1]) | (sb[1:] != sb[:-1])) + 1]
+        pos = np.add.reduceat(yy, starts) if starts.size else np.zeros(0)
+        cnt = np.diff(np.r_[starts, g.size])
+        run_group = g[starts]
+        bounds = np.searchsorted(run_group, np.arange(len(out) + 1))
+        for gi, g_out in enumerate(out):
+            a, b = bounds[gi], bounds[gi + 1]
+            g_out.rank.append((sb[starts[a:b]], pos[a:b], cnt[a:b] - pos[a:b]))
+            g_out.rank_bins.append(k)
+
+
+# --------------------------------------------------------------------------- estimating
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    value: Optional[float]
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+    se: Optional[float] = None
+    note: Optional[str] = None
+
+
+def auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """ROC AUC from counts per score value (ascending), ties counted 1/2, as sklearn does."""
+    below = np.cumsum(neg, axis=-1) - neg
+    num = (pos * (below + 0.5 * neg)).sum(axis=-1)
+    return div(num, pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
+def ap_from_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Average precision (sklearn's step-wise PR AUC) from counts per score value (ascending)."""
+    p = pos[..., ::-1]
+    tp = np.cumsum(p, axis=-1)
+    fp = np.cumsum(neg[..., ::-1], axis=-1)
+    prec = np.nan_to_num(div(tp, tp + fp))
+    return div((p * prec).sum(axis=-1), p.sum(axis=-1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    confidence: float
+    n_boot: int
+    seed: int
+
+
+def estimate(s: Summary, metrics: list[Metric], classes: list, confidence: float, n_boot: int, seed: int) -> dict[str, MetricEstimate]:
+    """Point value, interval and standard error of every metric output (output name -> estimate)."""
+    cfg = Settings(confidence, n_boot, seed)
+    out: dict[str, MetricEstimate] = {}
+    for m in metrics:
+        names = m.names(classes)
+        if s.n == 0:
+            out.update({n: MetricEstimate(None, note="undefined: no labelled rows") for n in names})
+        elif m.needs_score and not s.rank and s.ece is None and m.name not in s.moments:
+            out.update({n: MetricEstimate(None, note="undefined: no score column") for n in names})
+        elif m.family == "confusion":
+            out.update(_confusion(s, m, names, cfg))
+        elif m.family == "moments":
+            out[m.name] = _moment(s, m, cfg)
+        elif m.family == "rank":
+            out[m.name] = _rank_metric(s, m, cfg)
+        else:
+            out[m.name] = _ece(s, m, cfg)
+    return out
+
+
+def _clipped(m: Metric, value: float, se: Optional[float], z: float) -> MetricEstimate:
+    if se is None or not math.isfinite(se):
+        return MetricEstimate(value, note="too few rows for an interval")
+    lo, hi = m.bounds
+    return MetricEstimate(value, max(lo, value - z * se), min(hi, value + z * se), se)
+
+
+def _confusion(s: Summary, m: Metric, names: list[str], cfg: Settings) -> dict[str, MetricEstimate]:
+    assert s.confusion is not None and m.formula is not None
+    c, k = s.confusion, s.classes
+    values = np.atleast_1d(m.formula(c, k))
+    z = iv.normal_quantile(cfg.confidence)
+    out = {}
+    if m.proportion is not None:
+        num, den = m.proportion(c, k)
+        for i, name in enumerate(names):
+            v = iv.finite(values[i])
+            if v is None:
+                out[name] = MetricEstimate(None, note=_undefined(m, s))
+                continue
+            lo, hi = iv.wilson_interval(float(num[i]), float(den[i]), cfg.confidence)
+            out[name] = MetricEstimate(v, lo, hi, iv.proportion_se(float(num[i]), float(den[i]), cfg.confidence))
+        return out
+    se = iv.multinomial_delta_se(c, lambda x: m.formula(x, k), cfg.confidence)  # type: ignore[misc]
+    for i, name in enumerate(names):
+        v = iv.finite(values[i])
+        out[name] = MetricEstimate(None, note=_undefined(m, s)) if v is None else _clipped(m, v, iv.finite(se[i]), z)
+    return out
+
+
+def _moment(s: Summary, m: Metric, cfg: Settings) -> MetricEstimate:
+    assert m.formula is not None
+    sums, cross = s.moments[m.name]
+    v = iv.finite(m.formula(sums / s.n, 0)[0])
+    if v is None:
+        return MetricEstimate(None, note=_undefined(m, s))
+    se = iv.moment_delta_se(sums, cross, s.n, lambda x: m.formula(x, 0))  # type: ignore[misc]
+    return _clipped(m, v, iv.finite(se[0]), iv.normal_quantile(cfg.confidence))
+
+
+def _rank_metric(s: Summary, m: Metric, cfg: Settings) -> MetricEstimate:
+    z = iv.normal_quantile(cfg.confidence)
+    if m.name == "roc_auc":
+        aucs, ses = [], []
+        for r in s.rank:
+            if r is None:
+                continue
+            auc, var = iv.delong(r[1], r[2])
+            if auc is not None and var is not None:
+                aucs.append(auc)
+                ses.append(math.sqrt(var))
+        if not aucs:
+            return MetricEstimate(None, note=_undefined(m, s))
+        # macro average over classes (multiclass, one-vs-rest); its standard error is bounded
+        # by the mean of the per-class ones (they are positively correlated at worst)
+        return _clipped(m, float(np.mean(aucs)), float(np.mean(ses)), z)
+    r = s.rank[0]
+    if r is None:
+        return MetricEstimate(None, note=_undefined(m, s))
+    pos, neg = r[1], r[2]
+    v = iv.finite(ap_from_counts(pos, neg))
+    if v is None:
+        return MetricEstimate(None, note=_undefined(m, s))
+    if cfg.n_boot <= 0:
+        return MetricEstimate(v, note="performance.bootstrap is 0: no interval")
+    bpos, bneg = coarsen_counts(pos, neg, RANK_BINS)
+    reps = bootstrap_cells(np.vstack([bpos, bneg]), cfg.n_boot, cfg.seed + 7919)
+    return _clipped(m, v, replicate_se(ap_from_counts(reps[:, 0], reps[:, 1])), z)
+
+
+def _ece(s: Summary, m: Metric, cfg: Settings) -> MetricEstimate:
+    assert s.ece is not None
+    cnt, tot, sq = s.ece
+    v = float(np.abs(tot).sum() / cnt.sum())
+    if cfg.n_boot <= 0:
+        return MetricEstimate(v, note="performance.bootstrap is 0: no interval")
+    # Poisson-bootstrap of each bin's (rows, sum) pair, normal approximation from the bin's moments
+    rng = np.random.default_rng(cfg.seed + 31)
+    z1, z2 = rng.standard_normal((2, cfg.n_boot, cnt.size))
+    root = np.sqrt(cnt)
+    b = div(tot, root)
+    resid = np.sqrt(np.maximum(sq - np.nan_to_num(b) ** 2, 0.0))
+    n_rep = np.maximum(cnt + root * z1, 0.0)
+    t_rep = tot + np.nan_to_num(b) * z1 + resid * z2
+    reps = np.abs(t_rep).sum(axis=1) / n_rep.sum(axis=1)
+    return _clipped(m, v, replicate_se(reps), iv.normal_quantile(cfg.confidence))
+
+
+def _undefined(m: Metric, s: Summary) -> str:
+    if s.n == 0:
+        return "undefined: no labelled rows"
+    if m.family == "rank":
+        return f"undefined: only one class among the {s.n} labelled rows"
+    notes = {
+        "precision": "undefined: no positive predictions",
+        "recall": "undefined: no positive labels",
+        "f1": "undefined: no positive labels or predictions",
+        "r2": "undefined: the target is constant",
+        "recall_per_class": "undefined: no labelled rows of this class",
+    }
+    return notes.get(m.name, "undefined on these rows")

@@ -1,0 +1,390 @@
+"""One strategy per model task: how rows are prepared, which metrics exist, what a confusion matrix is.
+
+`task_for(model)` is the one place that looks at `model.task`; every other
+module asks the strategy (`prepare`, `metrics`, `confusion_counts`,
+`abs_errors`, `row_loss`, `uncertainty`, `estimate_unlabelled`, and the
+capability flags `classifier` / `binary`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import ModelConfig
+from monitor.errors import DataError, UnknownMethodError
+from monitor.stages.performance.registry import BINARY, EPS, MULTICLASS, REGRESSION, Metric
+
+__all__ = ["Prepared", "Task", "BinaryTask", "MulticlassTask", "RegressionTask", "task_for", "labelled_mask"]
+
+
+@dataclass
+class Prepared:
+    """The labelled rows of one data set, encoded for the sufficient statistics.
+
+    Binary rows with a score are sorted by score once, so every subset is sorted
+    too and `sbin` (the index of the row's distinct score, ascending) needs no sort.
+    """
+
+    y: np.ndarray  # binary: int8 0/1; multiclass: class codes; regression: float
+    pred: np.ndarray  # same encoding as y
+    rows: np.ndarray  # positions of these rows in the source frame
+    classes: list = field(default_factory=list)
+    score: Optional[np.ndarray] = None  # binary: probability of the positive class, ascending
+    sbin: Optional[np.ndarray] = None  # binary: distinct-score index per row
+    n_bins: int = 0
+    scores: Optional[np.ndarray] = None  # multiclass: (n, classes) probability columns (NaN where not configured)
+    center: float = 0.0  # regression: subtracted from y for a stable R2
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def has_score(self) -> bool:
+        return self.score is not None or self.scores is not None
+
+    def rows_in(self, frame_mask: np.ndarray) -> np.ndarray:
+        """A boolean mask over the source frame's rows -> the same selection over these rows."""
+        return np.asarray(frame_mask, dtype=bool)[self.rows]
+
+
+def labelled_mask(df: pd.DataFrame, model: ModelConfig) -> np.ndarray:
+    if model.target not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df[model.target].notna().to_numpy()
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+
+class Task:
+    """The shared part of the strategies; subclasses fill in the task-specific steps."""
+
+    name = ""
+    classifier = False
+    binary = False
+    metrics: dict[str, Metric] = {}
+
+    def __init__(self, model: ModelConfig) -> None:
+        self.model = model
+
+    # -- metrics
+    def resolve(self, names: list[str]) -> list[Metric]:
+        """Look metric names up; UnknownMethodError lists the known ones."""
+        out: list[Metric] = []
+        for name in names:
+            if name not in self.metrics:
+                raise UnknownMethodError(
+                    f"unknown metric {name!r} for task {self.name}; known metrics: {', '.join(sorted(self.metrics))}"
+                )
+            if self.metrics[name] not in out:
+                out.append(self.metrics[name])
+        return out
+
+    def metric_of(self, output: str) -> Metric:
+        """The metric behind an output name (`recall[gold]` -> recall_per_class)."""
+        if "[" in output:
+            return self.metrics[output.split("[")[0] + "_per_class"]
+        return self.metrics[output]
+
+    # -- rows
+    def classes(self, frames: list[pd.DataFrame]) -> list:
+        return []
+
+    def n_cells(self, classes: list) -> int:
+        """Classes of the confusion matrix (0 = none)."""
+        return 0
+
+    def prepare(self, df: pd.DataFrame, classes: Optional[list] = None) -> tuple[Prepared, np.ndarray, list[str]]:
+        raise NotImplementedError
+
+    def prepare_pair(self, current: pd.DataFrame, baseline: pd.DataFrame) -> tuple[Prepared, Prepared, list[str]]:
+        """Window and baseline encoded alike (one class list), with notes."""
+        classes = self.classes([current, baseline])
+        cur, _, notes = self.prepare(current, classes)
+        base, _, base_notes = self.prepare(baseline, classes)
+        return cur, base, list(notes) + [f"baseline: {n}" for n in base_notes]
+
+    def spread(self, data: Prepared) -> Optional[float]:
+        """The scale of the target, for materiality relative to it (regression)."""
+        return None
+
+    # -- other stages
+    def confusion_counts(self, df: pd.DataFrame) -> Optional[dict[str, int]]:
+        """tp/fp/fn/tn of the labelled rows around model.positive_label; None when the task has none."""
+        return None
+
+    def abs_errors(self, df: pd.DataFrame) -> Optional[np.ndarray]:
+        """|prediction - target| of the labelled rows; None when the task has no numeric error."""
+        return None
+
+    def row_loss(self, df: pd.DataFrame) -> np.ndarray:
+        """Per-row loss on labelled rows (NaN where unlabelled or without a prediction)."""
+        raise NotImplementedError
+
+    def uncertainty(self, df: pd.DataFrame) -> Optional[pd.Series]:
+        """Per row, higher = the model is less sure (None when the task has no such notion)."""
+        return None
+
+    def _require_prediction(self, df: pd.DataFrame) -> None:
+        if self.model.prediction not in df.columns:
+            raise DataError(f"prediction column {self.model.prediction!r} is not in the data")
+
+    def _with_target(self, df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+        if self.model.target not in df.columns:
+            notes.append(f"target column {self.model.target!r} is not in the data: no labelled rows")
+            return df.assign(**{self.model.target: np.nan})
+        return df
+
+
+# --------------------------------------------------------------------------- binary
+
+
+class BinaryTask(Task):
+    name = "binary_classification"
+    classifier = True
+    binary = True
+    metrics = BINARY
+
+    def n_cells(self, classes: list) -> int:
+        return 2
+
+    def predictions(self, df: pd.DataFrame, score: Optional[np.ndarray]) -> np.ndarray:
+        """1.0 / 0.0 / NaN per row: the prediction column, else the score at the threshold."""
+        m = self.model
+        if m.prediction in df.columns and m.prediction != m.score:
+            col = df[m.prediction]
+            return np.where(col.isna().to_numpy(), np.nan, (col == m.positive_label).to_numpy(dtype=float))
+        if score is not None:
+            return np.where(np.isnan(score), np.nan, (score >= m.threshold).astype(float))
+        raise DataError(
+            f"prediction column {m.prediction!r} is not in the data and no score column is configured "
+            f"(set model.prediction to the column holding the model's predictions)"
+        )
+
+    def score_of(self, df: pd.DataFrame) -> Optional[np.ndarray]:
+        m = self.model
+        return _numeric(df, m.score) if m.score and m.score in df.columns else None
+
+    def prepare(self, df: pd.DataFrame, classes: Optional[list] = None) -> tuple[Prepared, np.ndarray, list[str]]:
+        m, notes = self.model, list[str]()
+        df = self._with_target(df, notes)
+        used = labelled_mask(df, m)
+        score = self.score_of(df)
+        if m.score and score is None:
+            notes.append(f"score column {m.score!r} is missing: score metrics are undefined")
+        pred = self.predictions(df, score)
+        ok = used & ~np.isnan(pred)
+        if score is not None:
+            ok &= ~np.isnan(score)
+        if ok.sum() < used.sum():
+            notes.append(f"{int(used.sum() - ok.sum())} labelled row(s) without a prediction/score were left out")
+        rows = np.flatnonzero(ok)
+        y = (df[m.target].to_numpy()[rows] == m.positive_label).astype(np.int8)
+        p = pred[rows].astype(np.int8)
+        if score is None:
+            return Prepared(y, p, rows, [0, 1]), ok, notes
+        s = score[rows]
+        order = np.argsort(s, kind="stable")
+        s = s[order]
+        sbin = np.zeros(s.size, dtype=np.int64)
+        if s.size:
+            sbin[1:] = np.cumsum(s[1:] != s[:-1])
+        n_bins = int(sbin[-1]) + 1 if s.size else 0
+        return Prepared(y[order], p[order], rows[order], [0, 1], s, sbin, n_bins), ok, notes
+
+    def confusion_counts(self, df: pd.DataFrame) -> Optional[dict[str, int]]:
+        lab = labelled_mask(df, self.model)
+        if not lab.any():
+            return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+        sub = df[lab]
+        return _counts_around_positive(sub, self.predictions(sub, self.score_of(sub)), self.model)
+
+    def row_loss(self, df: pd.DataFrame) -> np.ndarray:
+        m = self.model
+        lab = labelled_mask(df, m)
+        loss = np.full(len(df), np.nan)
+        if not lab.any():
+            return loss
+        y = (df[m.target] == m.positive_label).to_numpy(dtype=float)
+        score = self.score_of(df)
+        if score is not None:
+            s = np.clip(score, 1e-15, 1 - 1e-15)
+            vals = -(y * np.log(s) + (1 - y) * np.log1p(-s))
+        else:
+            vals = np.abs(self.predictions(df, None) - y)
+        loss[lab] = vals[lab]
+        return loss
+
+    def uncertainty(self, df: pd.DataFrame) -> Optional[pd.Series]:
+        m = self.model
+        if not m.score or m.score not in df.columns:
+            return None
+        s = pd.to_numeric(df[m.score], errors="coerce")
+        return -(s - m.threshold).abs()  # higher = more uncertain
+
+
+def _counts_around_positive(sub: pd.DataFrame, pred: np.ndarray, m: ModelConfig) -> dict[str, int]:
+    ok = ~np.isnan(pred)
+    y = (sub[m.target] == m.positive_label).to_numpy()[ok]
+    p = pred[ok].astype(bool)
+    return {"tp": int((y & p).sum()), "fp": int((~y & p).sum()), "fn": int((y & ~p).sum()), "tn": int((~y & ~p).sum())}
+
+
+# --------------------------------------------------------------------------- multiclass
+
+
+def _sorted_classes(vals: set) -> list:
+    try:
+        return sorted(vals)
+    except TypeError:
+        return sorted(vals, key=lambda v: (str(type(v)), str(v)))
+
+
+class MulticlassTask(Task):
+    name = "multiclass_classification"
+    classifier = True
+    metrics = MULTICLASS
+
+    def n_cells(self, classes: list) -> int:
+        return len(classes)
+
+    def classes(self, frames: list[pd.DataFrame]) -> list:
+        """The class list shared by every data set and cohort (so macro averages agree)."""
+        vals: set = set()
+        for df in frames:
+            for col in (self.model.target, self.model.prediction):
+                if col in df.columns:
+                    vals.update(df[col].dropna().unique().tolist())
+        return _sorted_classes(vals)
+
+    def score_columns(self, classes: list) -> dict[Any, str]:
+        """class -> probability column, matched by the class's text (YAML keys are text)."""
+        by_text = {str(k): v for k, v in (self.model.scores or {}).items()}
+        return {c: by_text[str(c)] for c in classes if str(c) in by_text}
+
+    def prepare(self, df: pd.DataFrame, classes: Optional[list] = None) -> tuple[Prepared, np.ndarray, list[str]]:
+        m, notes = self.model, list[str]()
+        df = self._with_target(df, notes)
+        classes = classes if classes is not None else self.classes([df])
+        self._require_prediction(df)
+        used = labelled_mask(df, m) & df[m.prediction].notna().to_numpy()
+        scores = None
+        cols = self.score_columns(classes)
+        if m.scores:
+            missing = [c for c in cols.values() if c not in df.columns]
+            if missing:
+                notes.append(f"score column(s) {', '.join(map(repr, missing))} missing: score metrics are undefined")
+            else:
+                scores = np.full((len(df), len(classes)), np.nan)
+                for i, c in enumerate(classes):
+                    if c in cols:
+                        scores[:, i] = _numeric(df, cols[c])
+                have = np.isfinite(scores[:, [i for i, c in enumerate(classes) if c in cols]]).all(axis=1)
+                if (used & ~have).any():
+                    notes.append(f"{int((used & ~have).sum())} labelled row(s) without scores were left out")
+                used &= have
+        rows = np.flatnonzero(used)
+        cat = pd.CategoricalDtype(classes)
+        y = df[m.target].iloc[rows].astype(cat).cat.codes.to_numpy()
+        p = df[m.prediction].iloc[rows].astype(cat).cat.codes.to_numpy()
+        return Prepared(y, p, rows, list(classes), scores=None if scores is None else scores[rows]), used, notes
+
+    def confusion_counts(self, df: pd.DataFrame) -> Optional[dict[str, int]]:
+        """One-vs-rest around model.positive_label."""
+        m = self.model
+        lab = labelled_mask(df, m)
+        if not lab.any():
+            return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+        sub = df[lab]
+        col = sub[m.prediction] if m.prediction in sub.columns else pd.Series(np.nan, index=sub.index)
+        pred = np.where(col.isna().to_numpy(), np.nan, (col == m.positive_label).to_numpy(dtype=float))
+        return _counts_around_positive(sub, pred, m)
+
+    def row_loss(self, df: pd.DataFrame) -> np.ndarray:
+        m = self.model
+        lab = labelled_mask(df, m)
+        loss = np.full(len(df), np.nan)
+        if not lab.any():
+            return loss
+        vals = (df[m.target] != df[m.prediction]).to_numpy(dtype=float)
+        vals[df[m.prediction].isna().to_numpy()] = np.nan
+        loss[lab] = vals[lab]
+        return loss
+
+
+# --------------------------------------------------------------------------- regression
+
+
+class RegressionTask(Task):
+    name = "regression"
+    metrics = REGRESSION
+
+    def _pair(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return _numeric(df, self.model.target), _numeric(df, self.model.prediction)
+
+    def prepare(self, df: pd.DataFrame, classes: Optional[list] = None) -> tuple[Prepared, np.ndarray, list[str]]:
+        notes: list[str] = []
+        df = self._with_target(df, notes)
+        self._require_prediction(df)
+        y_all, p_all = self._pair(df)
+        used = labelled_mask(df, self.model) & np.isfinite(y_all) & np.isfinite(p_all)
+        rows = np.flatnonzero(used)
+        y = y_all[rows]
+        return Prepared(y, p_all[rows], rows, center=float(y.mean()) if y.size else 0.0), used, notes
+
+    def spread(self, data: Prepared) -> Optional[float]:
+        return float(data.y.std()) if data.n > 1 else None
+
+    def abs_errors(self, df: pd.DataFrame) -> Optional[np.ndarray]:
+        if self.model.target not in df.columns or self.model.prediction not in df.columns:
+            return np.zeros(0)
+        y, p = self._pair(df[labelled_mask(df, self.model)])
+        e = np.abs(p - y)
+        return e[np.isfinite(e)]
+
+    def row_loss(self, df: pd.DataFrame) -> np.ndarray:
+        lab = labelled_mask(df, self.model)
+        loss = np.full(len(df), np.nan)
+        if lab.any():
+            y, p = self._pair(df)
+            loss[lab] = np.abs(p - y)[lab]
+        return loss
+
+
+_TASKS: dict[str, type[Task]] = {t.name: t for t in (BinaryTask, MulticlassTask, RegressionTask)}
+
+
+def task_for(model: ModelConfig) -> Task:
+    """The strategy for the model's task."""
+    cls = _TASKS.get(model.task)
+    if cls is None:
+        raise UnknownMethodError(f"unknown model task {model.task!r}; known: {sorted(_TASKS)}")
+    return cls(model)
+
+
+# per-row components of the moment metrics (registry.Metric.components)
+def component(name: str, d: Prepared) -> np.ndarray:
+    if name in ("log_loss", "brier"):
+        assert d.score is not None
+        y = d.y.astype(float)
+        if name == "brier":
+            return (y - d.score) ** 2
+        s = np.clip(d.score, EPS, 1 - EPS)
+        return -(y * np.log(s) + (1 - y) * np.log1p(-s))
+    e = d.pred - d.y
+    if name == "error":
+        return e
+    if name == "abs_error":
+        return np.abs(e)
+    if name == "squared_error":
+        return e**2
+    if name == "ape":
+        return np.abs(e) / np.maximum(np.abs(d.y), EPS)
+    c = d.y - d.center
+    return c if name == "centred" else c**2
