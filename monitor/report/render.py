@@ -397,6 +397,7 @@ def _metric_row(m: str, info: Mapping, overall: Mapping) -> dict:
         "p": fmt_p(info.get("p_value_adjusted") if info.get("p_value_adjusted") is not None else info.get("p_value")),
         "human": fmt_num(info.get("human_level")) if info.get("human_level") is not None else None,
         "gap": fmt_delta(info.get("gap_to_human")) if info.get("gap_to_human") is not None else None,
+        "too_few": info.get("verdict") == "too few labels",
     }
 
 
