@@ -119,7 +119,7 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     bcodes = None
     if col in base.columns:
         bcodes = rank[pd.Categorical(base[col], categories=uniques).codes]
-    return [Partition(tuple(f"{col}={values[i]}" for i in order), rank[codes], bcodes)]
+    return [Partition(tuple(f"{col}={values[i]}" for i in order), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
 
 
 def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
@@ -137,8 +137,8 @@ def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFr
         return np.where((c >= 0) & (c < edges.size - 1), c, -1)
 
     names = tuple(f"{col}=[{_fmt_edge(a)}, {_fmt_edge(b)})" for a, b in zip(bins, bins[1:]))
-    base_codes = codes(pd.to_numeric(base[col], errors="coerce")) if col in base.columns else None
-    return [Partition(names, codes(x), base_codes)]
+    base_codes = _small(codes(pd.to_numeric(base[col], errors="coerce"))) if col in base.columns else None
+    return [Partition(names, _small(codes(x)), base_codes)]
 
 
 def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
@@ -162,7 +162,13 @@ def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, 
 
 
 def _mask_codes(mask: np.ndarray) -> np.ndarray:
-    return np.where(np.asarray(mask, dtype=bool), 0, -1)
+    return np.where(np.asarray(mask, dtype=bool), np.int8(0), np.int8(-1))
+
+
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Codes in the narrowest integer type that holds them (they are kept for the whole stage)."""
+    top = int(codes.max()) if codes.size else 0
+    return codes.astype(np.int8 if top < 2**7 else np.int16 if top < 2**15 else np.int32)
 
 
 def cohort_partitions(

@@ -116,6 +116,15 @@ class PerformanceResult:
     def too_few_labels(self) -> bool:
         return self.labelled < self.min_labelled
 
+    @property
+    def verdict(self) -> str:
+        """no labels | too few labels | regressed | ok"""
+        if self.labelled == 0:
+            return "no labels"
+        if self.too_few_labels:
+            return TOO_FEW_LABELS
+        return "regressed" if any(r.get("regressed") for r in self.overall.values()) else "ok"
+
     def with_cohorts(self, standing_out: dict[str, list[str]], evaluated: bool) -> PerformanceResult:
         """Mark the regressed metrics that no cohort stands out on: a regression shared by all cohorts."""
         if not evaluated:
@@ -131,7 +140,7 @@ class PerformanceResult:
             "rows": self.rows,
             "final": self.final,
             "min_labelled": self.min_labelled,
-            "verdict": TOO_FEW_LABELS if self.too_few_labels else ("regressed" if any(r.get("regressed") for r in self.overall.values()) else "ok"),
+            "verdict": self.verdict,
             "overall": overall,
             "shared_by_all_cohorts": list(self.shared),
             "estimated": self.estimated,

@@ -53,7 +53,7 @@ class Summary:
                 continue
             pos, neg = self._coarse(c)
             cells = pos.size
-            b = theirs[0] * cells // max(k, 1)
+            b = theirs[0].astype(np.int64) * cells // max(k, 1)
             pos = pos - np.bincount(b, weights=theirs[1], minlength=cells)
             neg = neg - np.bincount(b, weights=theirs[2], minlength=cells)
             rank.append((np.arange(cells), pos, neg))
@@ -74,7 +74,7 @@ class Summary:
             r, k = self.rank[c], self.rank_bins[c]
             assert r is not None
             cells = min(k, REST_BINS)
-            b = r[0] * cells // max(k, 1)
+            b = r[0].astype(np.int64) * cells // max(k, 1)
             self.__dict__[key] = (np.bincount(b, weights=r[1], minlength=cells), np.bincount(b, weights=r[2], minlength=cells))
         return self.__dict__[key]
 
@@ -84,10 +84,11 @@ class Summary:
 
 def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Optional[np.ndarray] = None, groups: int = 1) -> list[Summary]:
     """One Summary per group 0..groups-1 of data's rows (codes: group per row, -1 = in no group)."""
+    key_type = np.int32 if (groups + 1) * max(n_cells * n_cells, ECE_BINS) < 2**31 else np.int64
     if codes is None:
-        codes = np.zeros(data.n, dtype=np.int64)
+        codes = np.zeros(data.n, dtype=key_type)
     else:
-        codes = np.asarray(codes, dtype=np.int64)
+        codes = np.asarray(codes, dtype=key_type)
         if (codes < 0).any():
             keep = codes >= 0
             return summarize(_take(data, keep), metrics, n_cells, codes[keep], groups)
@@ -97,12 +98,16 @@ def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Option
     families = {m.family for m in metrics}
     if "confusion" in families:
         K = n_cells * n_cells
-        cm = np.bincount(codes * K + data.y.astype(np.int64) * n_cells + data.pred.astype(np.int64), minlength=G * K)
+        key = codes * K
+        key += data.y.astype(key.dtype) * n_cells
+        key += data.pred.astype(key.dtype)
+        cm = np.bincount(key, minlength=G * K)
+        del key
         for g in range(G):
             out[g].confusion = cm[g * K : (g + 1) * K].astype(float)
     for m in metrics:
         if m.family == "moments" and not (m.needs_score and data.score is None):
-            _moments(data, m, codes, out)
+            _moments(data, m, codes if G > 1 else None, out)
     if "rank" in families and data.has_score:
         _rank(data, codes, out)
     if "ece" in families and data.score is not None:
@@ -124,16 +129,20 @@ def _take(data: Prepared, keep: np.ndarray) -> Prepared:
     )
 
 
-def _moments(data: Prepared, m: Metric, codes: np.ndarray, out: list[Summary]) -> None:
+def _moments(data: Prepared, m: Metric, codes: Optional[np.ndarray], out: list[Summary]) -> None:
     G = len(out)
     comps = [component(c, data) for c in m.components]
     k = len(comps)
     sums = np.zeros((G, k))
     cross = np.zeros((G, k, k))
+
+    def total(w: np.ndarray) -> np.ndarray:
+        return np.array([w.sum()]) if codes is None else np.bincount(codes, weights=w, minlength=G)[:G]
+
     for i in range(k):
-        sums[:, i] = np.bincount(codes, weights=comps[i], minlength=G)[:G]
+        sums[:, i] = total(comps[i])
         for j in range(i, k):
-            cross[:, i, j] = cross[:, j, i] = np.bincount(codes, weights=comps[i] * comps[j], minlength=G)[:G]
+            cross[:, i, j] = cross[:, j, i] = total(comps[i] * comps[j])
     for g in range(G):
         out[g].moments[m.name] = (sums[g], cross[g])
 
@@ -141,7 +150,7 @@ def _moments(data: Prepared, m: Metric, codes: np.ndarray, out: list[Summary]) -
 def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
     if data.score is not None:
         assert data.sbin is not None
-        per_class: list[tuple[Optional[np.ndarray], int, Optional[np.ndarray], bool]] = [(data.sbin, data.n_bins, data.y.astype(float), True)]
+        per_class: list[tuple[Optional[np.ndarray], int, Optional[np.ndarray], bool]] = [(data.sbin, data.n_bins, data.y, True)]
     else:
         assert data.scores is not None
         per_class = []
@@ -151,7 +160,7 @@ def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
                 per_class.append((None, 0, None, False))
                 continue
             uniq, inv = np.unique(s, return_inverse=True)
-            per_class.append((inv, int(uniq.size), (data.y == c).astype(float), False))
+            per_class.append((inv, int(uniq.size), (data.y == c).astype(np.int8), False))
     for g_out in out:
         g_out.rank, g_out.rank_bins = [], []
     for sbin, k, y, ordered in per_class:
@@ -160,15 +169,19 @@ def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
                 g_out.rank.append(None)
                 g_out.rank_bins.append(0)
             continue
-        small = codes.astype(np.int16) if len(out) < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
-        order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
-        g, sb, yy = codes[order], sbin[order], y[order]
+        if len(out) == 1 and ordered:
+            g, sb, yy = codes, sbin, y  # one group, already in score order: no sort, no copies
+        else:
+            small = codes.astype(np.int16) if len(out) < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
+            order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
+            g, sb, yy = codes[order], sbin[order], y[order]
+            del order
         if g.size == 0:
             starts = np.zeros(0, dtype=np.int64)
         else:
             starts = np.r_[0, np.flatnonzero((g[1:] != g[:-1]) | (sb[1:] != sb[:-1])) + 1]
-        pos = np.add.reduceat(yy, starts) if starts.size else np.zeros(0)
-        cnt = np.diff(np.r_[starts, g.size])
+        pos = np.add.reduceat(yy, starts, dtype=np.int64).astype(float) if starts.size else np.zeros(0)
+        cnt = np.diff(np.r_[starts, g.size]).astype(float)
         run_group = g[starts]
         bounds = np.searchsorted(run_group, np.arange(len(out) + 1))
         for gi, g_out in enumerate(out):
