@@ -978,17 +978,11 @@ def _describe(c: ColumnDrift) -> str:
 
 
 def benjamini_hochberg(p_values: Iterable[float]) -> list[float]:
-    """Benjamini-Hochberg adjusted p-values (same as scipy.stats.false_discovery_control)."""
-    ps = np.asarray(list(p_values), dtype=np.float64)
-    m = ps.size
-    if m <= 1:
-        return ps.tolist()
-    order = np.argsort(ps)
-    adj = ps[order] * (m / np.arange(1, m + 1))
-    adj = np.minimum.accumulate(adj[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.clip(adj, 0, 1)
-    return out.tolist()
+    """Benjamini-Hochberg adjusted p-values (same as scipy.stats.false_discovery_control); the one
+    implementation lives with the performance stage's intervals."""
+    from monitor.stages.performance.intervals import bh_adjust
+
+    return [float(q) for q in bh_adjust(list(p_values))]
 
 
 # --------------------------------------------------------------------------- detection

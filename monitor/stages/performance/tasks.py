@@ -68,6 +68,7 @@ class Task:
     name = ""
     classifier = False
     binary = False
+    multiclass = False
     metrics: dict[str, Metric] = {}
 
     def __init__(self, model: ModelConfig) -> None:
@@ -257,6 +258,7 @@ def _sorted_classes(vals: set) -> list:
 class MulticlassTask(Task):
     name = "multiclass_classification"
     classifier = True
+    multiclass = True
     metrics = MULTICLASS
 
     def n_cells(self, classes: list) -> int:

@@ -43,13 +43,13 @@ from monitor.alerts import Alert
 from monitor.config import ModelConfig, QualityConfig
 from monitor.errors import DataError
 from monitor.jsonutil import to_jsonable
+from monitor.stages.performance.tasks import task_for
 
 __all__ = ["Finding", "QualityResult", "check_quality", "coerce_types", "CHECK_KIND"]
 
 # The alert kind each check raises; everything not listed is "quality".
 CHECK_KIND = {"arrival": "no_data", "volume": "volume"}
 
-_CLASSIFIERS = ("binary_classification", "multiclass_classification")
 _RENAME_SAMPLE = 20_000  # values per side compared when deciding a column looks renamed
 _LABEL_SOURCE = "label rate in training"
 _TZ_SUFFIX = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
@@ -1118,7 +1118,7 @@ def _reference_rate(reference: pd.DataFrame, model: ModelConfig) -> tuple[Option
     if model.prediction in reference.columns and reference[model.prediction].notna().any():
         return reference[model.prediction].dropna(), "predictions in the reference"
     if (
-        model.task == "binary_classification"
+        task_for(model).binary
         and model.score
         and model.score in reference.columns
         and pd.api.types.is_numeric_dtype(reference[model.score].dtype)
@@ -1139,7 +1139,8 @@ def _check_predictions(
     out: list[Finding] = []
     if n == 0:
         return info, out
-    classifier = model.task in _CLASSIFIERS
+    task = task_for(model)
+    classifier = task.classifier
 
     score = None
     if model.score and model.score in current.columns:
@@ -1250,7 +1251,7 @@ def _check_predictions(
                 )
             )
 
-    if model.task == "binary_classification":
+    if task.binary:
         is_pos = present == model.positive_label
         rate = float(is_pos.mean())
         info["positive_rate"] = rate
@@ -1298,7 +1299,7 @@ def _check_predictions(
                         config.prediction_mismatch_share,
                     )
                 )
-    elif model.task == "multiclass_classification" and ref_mix is not None:
+    elif task.multiclass and ref_mix is not None:
         classes = pd.Index(list(dict.fromkeys([*cur_mix.index, *ref_mix.index])), dtype=object)
         a = cur_mix.reindex(classes, fill_value=0.0)
         b = ref_mix.reindex(classes, fill_value=0.0)
@@ -1407,7 +1408,7 @@ def _check_labels(
                 )
             )
 
-    if model.task not in _CLASSIFIERS:
+    if not task_for(model).classifier:
         return info, out
     if labels is not None and len(labels) and target not in labels.columns:
         out.append(
