@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from monitor.errors import MonitorError
+from monitor.redact import redact
 from monitor.run.context import Clients, RunOptions
 
 if TYPE_CHECKING:
@@ -90,9 +91,9 @@ def backfill(cfg: MonitorConfig, start: dt.date, end: dt.date, options: RunOptio
             res = run(cfg, day, options, clients)
             rows.append((day.isoformat(), res.status, str(len(res.alerts)), "sent" if res.email.get("sent") else "-", f"{res.seconds:.1f}s", res.output_uri))
         except MonitorError as exc:
-            rows.append((day.isoformat(), "FAILED", "-", "-", "-", str(exc)))
+            rows.append((day.isoformat(), "FAILED", "-", "-", "-", redact(str(exc))))
         except Exception as exc:  # noqa: BLE001 - one bad day does not stop the others
-            rows.append((day.isoformat(), "FAILED", "-", "-", "-", f"unexpected {type(exc).__name__}: {exc}"))
+            rows.append((day.isoformat(), "FAILED", "-", "-", "-", redact(f"unexpected {type(exc).__name__}: {exc}")))
     _progress(len(days), len(days), "done")
     header = ("date", "status", "alerts", "email", "time", "output / error")
     widths = [max(len(str(r[k])) for r in [header, *rows]) for k in range(5)]
@@ -145,7 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 try:
                     again = reevaluate_final(cfg, args.date, options, clients)
                 except MonitorError as exc:
-                    print(f"warning: could not re-evaluate the day whose labels became final: {exc}", file=sys.stderr)
+                    print(f"warning: could not re-evaluate the day whose labels became final: {redact(exc)}", file=sys.stderr)
                 else:
                     if again is not None:
                         print(f"re-evaluated (labels now final): {again.summary()}")
@@ -154,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MonitorError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -162,7 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # noqa: BLE001
         if args.debug:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {redact(exc)} (run with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

@@ -195,6 +195,17 @@ class LocalStorage(Storage):
             raise StorageError(f"{uri}: cannot write: {exc}") from exc
 
 
+def _json_extra(text: str) -> dict:
+    # the message never quotes the text: it may hold the secret
+    try:
+        out = json.loads(text or "{}")
+    except ValueError:
+        raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the extra is not valid JSON; use the JSON or URI connection form") from None
+    if not isinstance(out, dict):
+        raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the extra must be a JSON object")
+    return out
+
+
 def _conn_from_env(env: Mapping[str, str]) -> dict:
     raw = env.get("AIRFLOW_CONN_AWS_DEFAULT", "").strip()
     if not raw:
@@ -204,14 +215,16 @@ def _conn_from_env(env: Mapping[str, str]) -> dict:
             conn = json.loads(raw)
         except ValueError as exc:
             raise StorageError(f"AIRFLOW_CONN_AWS_DEFAULT: not valid JSON ({exc}); use the JSON or URI connection form") from None
-        extra = conn.get("extra") or {}
+        extra = (conn.get("extra") or {}) if isinstance(conn, dict) else None
         if isinstance(extra, str):
-            extra = json.loads(extra or "{}")
+            extra = _json_extra(extra)
+        if not isinstance(extra, dict):
+            raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the JSON form must be an object with login, password and an extra object")
         return {"login": conn.get("login"), "password": conn.get("password"), **extra}
     parts = urlsplit(raw)
     extra = dict(parse_qsl(parts.query))
     if "__extra__" in extra:
-        extra.update(json.loads(extra.pop("__extra__")))
+        extra.update(_json_extra(extra.pop("__extra__")))
     return {
         "login": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,

@@ -142,13 +142,15 @@ def parse_smtp_connection(value: str) -> SmtpSettings:
             try:
                 extra = json.loads(extra) if extra.strip() else {}
             except json.JSONDecodeError:
-                raise NotifyError(f"{ENV_VAR}: extra is a string but not JSON: {extra[:60]!r}") from None
+                raise NotifyError(f"{ENV_VAR}: extra is a string but not JSON") from None  # its text may hold a secret
         if not isinstance(extra, dict):
             raise NotifyError(f"{ENV_VAR}: extra must be an object, got {type(extra).__name__}")
         return _from_fields(data.get("host"), data.get("port"), data.get("login"), data.get("password"), extra)
     parts = urlsplit(value)
     if not parts.scheme or "://" not in value:
-        raise NotifyError(f"{ENV_VAR}: expected JSON or a URI like smtp://user:pass@host:587?disable_ssl=true, got {value[:40]!r}")
+        # never quote the value: it holds the password
+        raise NotifyError(f"{ENV_VAR}: expected JSON or a URI like smtp://user:pass@host:587?disable_ssl=true, "
+                          f"got a value of {len(value)} characters that is neither")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if "__extra__" in query:  # Airflow's form for nested extras in a URI
         try:

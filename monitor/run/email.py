@@ -8,6 +8,7 @@ import os
 from typing import Any, Optional
 
 from monitor.config import MonitorConfig
+from monitor.redact import redact
 from monitor.run.context import Clients, RunOptions
 
 __all__ = ["email_decision", "send_report", "notify_failure", "outbox"]
@@ -61,6 +62,7 @@ def notify_failure(
         from monitor.report.render import render_failure
 
         name = cfg.name if cfg else (monitor_name or "monitor")
+        error = redact(error)  # no secret in the notice
         report = render_failure(monitor=name, date=day.isoformat() if day else None, error=error, task=task, dag_id=dag_id)
         if cfg is not None and cfg.email.send == "never":
             return None

@@ -15,7 +15,6 @@ failure notice, and writes nothing, so an earlier good output for the date is ne
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
 import time
@@ -26,8 +25,10 @@ from monitor.config import MonitorConfig, check_columns
 from monitor.errors import MonitorError, NotFoundError, NotifyError
 from monitor.io.inputs import read_inputs, window_dates
 from monitor.io.outputs import link, load_history, output_prefix, read_manifest
+from monitor.io.safecsv import safe_csv
 from monitor.io.storage import storage_for
 from monitor.jsonutil import dumps
+from monitor.redact import redact, redact_json
 from monitor.run.computation import compute_metrics, infer_features, make_context
 from monitor.run.context import Clients, RunOptions, RunResult
 from monitor.run.email import email_decision, notify_failure, send_report
@@ -103,12 +104,10 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         # the email record survives recomputation: a rerun does not re-send unless asked
         "email": previous.get("email") if previous else None,
     }
-    st_out.write_text(out + "metrics.json", dumps(metrics), "application/json")
+    st_out.write_text(out + "metrics.json", redact_json(dumps(metrics)), "application/json")
     if to_annotate is not None and len(to_annotate):
-        buf = io.StringIO()
-        to_annotate.to_csv(buf, index=False)
-        st_out.write_text(out + "to_annotate.csv", buf.getvalue(), "text/csv")
-    st_out.write_text(out + "manifest.json", dumps(manifest), "application/json")
+        st_out.write_text(out + "to_annotate.csv", safe_csv(to_annotate), "text/csv")  # formula-safe, cells cut
+    st_out.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
     return {"date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"])}
 
 
@@ -171,7 +170,7 @@ def notify(
             email["subject"] = report.subject
         except MonitorError as exc:
             error = exc
-            email = {"sent": False, "error": str(exc)}
+            email = {"sent": False, "error": redact(str(exc))}
     prev = manifest.get("email") or {}
     if not email["sent"] and prev.get("sent"):
         # Keep the record of the last delivery: a skipped or failed resend must not erase it.
@@ -180,7 +179,7 @@ def notify(
     else:
         manifest["email"] = email
     manifest["notified_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    st.write_text(out + "manifest.json", dumps(manifest), "application/json")
+    st.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
     if error is not None:
         raise NotifyError(f"results written to {out}, but the email was not delivered: {error}")
     return email

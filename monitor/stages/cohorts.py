@@ -33,6 +33,7 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
+from monitor.stages.cohort_filter import parse_filter
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
 from monitor.stages.performance.stage import compare, flag_regressions, materiality
@@ -143,10 +144,7 @@ def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFr
 
 def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
     def mask(df: pd.DataFrame) -> np.ndarray:
-        m = df.eval(where)
-        if not isinstance(m, pd.Series) or m.dtype != bool:
-            raise ValueError("the expression does not give one true/false value per row")
-        return m.to_numpy()
+        return parse_filter(where).mask(df)  # the safe grammar, never df.eval / query
 
     try:
         cm = mask(cur)

@@ -92,6 +92,7 @@ def test_env_expansion(monkeypatch, tmp_path):
         output: {uri: "${OUT:-out}/"}
     """))
     monkeypatch.setenv("BUCKET", "b1")
+    monkeypatch.setenv("MONITOR_ENV_ALLOW", "BUCKET,OUT")
     c = load_config(p)
     assert c.reference.uri == "s3://b1/ref.parquet" and c.output.uri == "out/"
     assert c.production.uri == "s3://b1/p/dt={date}/"

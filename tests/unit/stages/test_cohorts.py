@@ -76,9 +76,7 @@ def test_degenerate_cohorts_give_clear_results_not_crashes():
         CohortConfig(column="empty"),
         CohortConfig(column="empty", bins=[0, 1]),
         CohortConfig(column="not_there"),
-        CohortConfig(name="bad", where="x >>> 2"),
-        CohortConfig(name="unknown_col", where="nope > 2"),
-        CohortConfig(name="not_boolean", where="x + 1"),
+        CohortConfig(name="unknown_col", where="nope > 2"),  # outside the grammar (x >>> 2, x + 1) is refused at load
     ]
     res = evaluate_cohorts(df, frame(2000, 3), MODEL, ["roc_auc", "accuracy"], cohorts, PerformanceConfig(bootstrap=30))
     d = res.to_dict()
@@ -93,9 +91,7 @@ def test_degenerate_cohorts_give_clear_results_not_crashes():
     errors = " | ".join(d["errors"])
     assert "'empty' is all null" in errors
     assert "'not_there' is not in the window" in errors
-    assert "cohort 'bad': invalid where expression" in errors
-    assert "cohort 'unknown_col': invalid where expression" in errors
-    assert "cohort 'not_boolean'" in errors
+    assert "cohort 'unknown_col': invalid where expression" in errors and "'nope' not in the data" in errors
     assert {a.subject for a in res.alerts()} <= {"region=east"}
 
 

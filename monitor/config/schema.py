@@ -1,22 +1,15 @@
-"""The monitor config: one typed tree, loaded once from YAML and passed down.
-
-Light on purpose (yaml + pydantic + stdlib): the DAG file loads every config
-at parse time to learn its name and schedule.
-"""
+"""The typed config tree (pydantic, frozen, unknown keys refused, every number bounded)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.errors import ConfigError
+from monitor.stages.cohort_filter import parse_filter
 
 __all__ = [
     "MonitorConfig",
@@ -34,9 +27,15 @@ __all__ = [
     "OutputConfig",
     "EmailConfig",
     "ReportConfig",
-    "load_config",
-    "parse_config",
+    "DRIFT_METHODS",
+    "QUALITY_CHECK_GROUPS",
 ]
+
+
+# Upper bound of money amounts, guardrail bounds and human-level figures: far beyond any real value,
+# small enough that sums over millions of rows stay finite.
+_BIG = 1e15
+_Money = Annotated[float, Field(ge=-_BIG, le=_BIG)]
 
 
 class _Model(BaseModel):
@@ -59,7 +58,7 @@ class SourceConfig(_Model):
 
 class LabelsConfig(SourceConfig):
     join_on: list[str] = Field(default_factory=lambda: ["id"])
-    delay_days: int = Field(7, ge=0)
+    delay_days: int = Field(7, ge=0, le=3650)
 
 
 class ModelConfig(_Model):
@@ -84,8 +83,8 @@ class CohortConfig(_Model):
     """One value per cohort of `column`, numeric `bins` of it, or a named `where` query."""
 
     column: Optional[str] = None
-    bins: Optional[list[float]] = None
-    name: Optional[str] = None
+    bins: Optional[list[float]] = Field(None, max_length=1000)
+    name: Optional[str] = Field(None, max_length=200)
     where: Optional[str] = None
 
     @field_validator("bins", mode="before")
@@ -94,6 +93,14 @@ class CohortConfig(_Model):
         # YAML's `.inf` already parses to float; accept "inf"/"-inf" strings too.
         if isinstance(v, list):
             return [float(x) if isinstance(x, str) else x for x in v]
+        return v
+
+    @field_validator("where")
+    @classmethod
+    def _safe_where(cls, v: Optional[str]) -> Optional[str]:
+        # A where expression is data in a small grammar, never code: refused here, at load time.
+        if v is not None:
+            parse_filter(v)
         return v
 
     @model_validator(mode="after")
@@ -139,7 +146,7 @@ def _check_drift_method(v: Optional[str]) -> Optional[str]:
 
 class DriftOverride(_Model):
     method: Optional[str] = None
-    threshold: Optional[float] = None
+    threshold: Optional[float] = Field(None, ge=0, le=1e6)
     enabled: bool = True
 
     _method = field_validator("method")(_check_drift_method)
@@ -147,7 +154,7 @@ class DriftOverride(_Model):
 
 class DriftConfig(_Model):
     method: str = "auto"
-    threshold: Optional[float] = None  # None: the method's own default (p-value methods: `fdr`)
+    threshold: Optional[float] = Field(None, ge=0, le=1e6)  # None: the method's own default (p-value methods: `fdr`)
     share: float = Field(0.5, gt=0, le=1)  # dataset drift when this share of features drifts
     fdr: float = Field(0.05, gt=0, lt=1)  # Benjamini-Hochberg level for p-value methods
     # A p-value method flags drift only when the BH-adjusted p < threshold AND the effect size
@@ -191,17 +198,17 @@ class QualityConfig(_Model):
     examples: int = Field(5, ge=0, le=100)  # example values quoted per finding
     duplicate_id_share: float = Field(0.0, ge=0, le=1)
     timestamp_outside_share: float = Field(0.01, ge=0, le=1)  # rows stamped outside the window
-    volume_history_runs: int = Field(14, ge=2)
-    volume_min_history: int = Field(3, ge=1)  # fewer usable past runs: compare with the reference's daily rate
-    volume_tolerance: float = Field(0.5, ge=0)  # relative change allowed before history exists; critical beyond it with history
-    volume_z: float = Field(4.0, gt=0)  # robust z (median/MAD) of the row count against history
+    volume_history_runs: int = Field(14, ge=2, le=1000)
+    volume_min_history: int = Field(3, ge=1, le=1000)  # fewer usable past runs: compare with the reference's daily rate
+    volume_tolerance: float = Field(0.5, ge=0, le=1000)  # relative change allowed before history exists; critical beyond it with history
+    volume_z: float = Field(4.0, gt=0, le=1000)  # robust z (median/MAD) of the row count against history
     score_invalid_share: float = Field(0.0, ge=0, le=1)  # NaN/inf scores or missing predictions
     score_invalid_critical: float = Field(0.05, ge=0, le=1)
     score_out_of_range_share: float = Field(0.0, ge=0, le=1)  # classifier scores outside [0, 1]
-    constant_min_rows: int = Field(10, ge=2)  # fewer rows: a constant output is not evidence
+    constant_min_rows: int = Field(10, ge=2, le=1_000_000_000)  # fewer rows: a constant output is not evidence
     positive_rate_tolerance: float = Field(0.15, ge=0, le=1)  # absolute change (class-mix distance for multiclass)
-    positive_rate_ratio: float = Field(3.0, ge=1)  # or relative change by this factor either way
-    positive_rate_z: float = Field(4.0, ge=0)  # and the change must be this many standard errors
+    positive_rate_ratio: float = Field(3.0, ge=1, le=1_000_000)  # or relative change by this factor either way
+    positive_rate_z: float = Field(4.0, ge=0, le=1000)  # and the change must be this many standard errors
     prediction_mismatch_share: float = Field(0.01, ge=0, le=1)  # prediction vs score >= model.threshold
     min_label_coverage: float = Field(0.0, ge=0, le=1)
     orphan_label_share: float = Field(0.05, ge=0, le=1)  # labels matching no prediction id
@@ -237,18 +244,18 @@ class QualityConfig(_Model):
 
 class PerformanceConfig(_Model):
     confidence: float = Field(0.95, gt=0, lt=1)
-    bootstrap: int = Field(200, ge=0)
-    min_labelled: int = Field(100, ge=1)  # below this many labelled rows: no verdict ("too few labels")
-    min_cohort_labelled: int = Field(100, ge=1)
+    bootstrap: int = Field(200, ge=0, le=20_000)  # replicates: memory and time grow with this
+    min_labelled: int = Field(100, ge=1, le=1_000_000_000)  # below this many labelled rows: no verdict ("too few labels")
+    min_cohort_labelled: int = Field(100, ge=1, le=1_000_000_000)
     fdr: float = Field(0.05, gt=0, lt=1)
     # The smallest change worth an alert: one number for every metric (absolute), or per metric
     # a number (absolute) or "N%" (relative to the baseline value). Unset metrics keep their
     # defaults (e.g. 0.02 for ROC AUC, 5% of the baseline for MAE/RMSE/log loss).
     min_delta: Optional[Union[float, dict[str, Union[float, str]]]] = None
     all_categorical_cohorts: bool = False
-    seed: int = 0
-    worst_rows: int = Field(10, ge=0)
-    annotate_rows: int = Field(100, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    worst_rows: int = Field(10, ge=0, le=1000)
+    annotate_rows: int = Field(100, ge=0, le=100_000)
 
     @field_validator("min_delta")
     @classmethod
@@ -260,14 +267,16 @@ class PerformanceConfig(_Model):
                     raise ValueError(f"min_delta {x!r}: use a number (absolute) or a percentage such as '5%' (of the baseline)")
             elif x < 0:
                 raise ValueError(f"min_delta must not be negative, got {x}")
+            elif x > _BIG:
+                raise ValueError(f"min_delta {x!r} is out of range: allowed 0 to {_BIG:g}")
         return v
 
 
 class Guardrail(_Model):
     column: str
     stat: str = "mean"  # mean | median | min | max | sum | pNN (p50, p90, p95, p99, p99.9 ...)
-    max: Optional[float] = None
-    min: Optional[float] = None
+    max: Optional[float] = Field(None, ge=-_BIG, le=_BIG)
+    min: Optional[float] = Field(None, ge=-_BIG, le=_BIG)
     name: Optional[str] = None
 
     @field_validator("stat")
@@ -287,8 +296,8 @@ class Guardrail(_Model):
 
 
 class BusinessConfig(_Model):
-    cost_matrix: Optional[dict[Literal["tp", "fp", "fn", "tn"], float]] = None
-    cost_per_unit_error: Optional[float] = None
+    cost_matrix: Optional[dict[Literal["tp", "fp", "fn", "tn"], _Money]] = None
+    cost_per_unit_error: Optional[float] = Field(None, ge=-_BIG, le=_BIG)
     currency: str = "$"
     guardrails: list[Guardrail] = Field(default_factory=list)
 
@@ -315,13 +324,13 @@ class EmailConfig(_Model):
 
 class ReportConfig(_Model):
     evidently: bool = False
-    evidently_sample_rows: int = Field(20000, ge=100)
-    trend_runs: int = Field(30, ge=2)
+    evidently_sample_rows: int = Field(20000, ge=100, le=1_000_000)
+    trend_runs: int = Field(30, ge=2, le=366)
     charts: bool = True
 
 
 class MonitorConfig(_Model):
-    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(pattern=r"^[a-z0-9_]+$", max_length=200)
     schedule: Optional[str] = "@daily"
     window_days: int = Field(1, ge=1, le=366)
     reference: SourceConfig
@@ -336,7 +345,7 @@ class MonitorConfig(_Model):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     business: Optional[BusinessConfig] = None
-    human_level: dict[str, float] = Field(default_factory=dict)
+    human_level: dict[str, _Money] = Field(default_factory=dict)
     output: OutputConfig
     email: EmailConfig = Field(default_factory=EmailConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
@@ -363,95 +372,3 @@ class MonitorConfig(_Model):
 
     def where(self, key: str) -> str:
         return f"{self.source_path or '<config>'}: {key}"
-
-
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
-def _explain(err: dict) -> str:
-    kind, msg = err.get("type", ""), err.get("msg", "")
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see README 'Monitor config' for the keys allowed here)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "literal_error":
-        return msg.replace("Input should be", "must be")
-    return msg.replace("Value error, ", "")
-
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _expand_env(data: Any, env: Any) -> Any:
-    """Expand ${VAR} and ${VAR:-default} in string values (bucket names, demo folders), never in keys."""
-    if isinstance(data, dict):
-        return {k: _expand_env(v, env) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_expand_env(v, env) for v in data]
-    if isinstance(data, str) and "${" in data:
-        def sub(m: re.Match[str]) -> str:
-            if m.group(1) in env:
-                return env[m.group(1)]
-            if m.group(2) is not None:
-                return m.group(2)
-            raise ConfigError(f"environment variable {m.group(1)} is not set (used as ${{{m.group(1)}}} in the config); set it or write ${{{m.group(1)}:-default}}")
-        return _ENV_REF.sub(sub, data)
-    return data
-
-
-def parse_config(data: Any, source: str = "<config>") -> MonitorConfig:
-    """Validate a mapping into a MonitorConfig, or raise one ConfigError naming the key path."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a YAML mapping of keys, got {type(data).__name__}")
-    try:
-        cfg = MonitorConfig.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {_loc(first['loc'])}: {_explain(dict(first))}{more}") from None
-    object.__setattr__(cfg, "source_path", source)
-    return cfg
-
-
-def load_config(path: Union[str, Path]) -> MonitorConfig:
-    """Load a monitor config from a YAML file (yaml.safe_load only)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found (pass the path of a monitor YAML, e.g. monitors/demo.yaml)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read the config: {exc}") from None
-    try:
-        data = _expand_env(yaml.safe_load(text), os.environ)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data, str(p))
-
-
-def check_columns(cfg: MonitorConfig, columns: list[str]) -> None:
-    """Fail with the key path when the config names a column the reference does not have."""
-    have = set(columns)
-    named: list[tuple[str, str]] = []
-    for i, c in enumerate(cfg.cohorts):
-        if c.column:
-            named.append((f"cohorts[{i}].column", c.column))
-    for kind in ("numerical", "categorical"):
-        for i, col in enumerate(getattr(cfg.features, kind) or []):
-            named.append((f"features.{kind}[{i}]", col))
-    for key, col in named:
-        if col not in have:
-            sample = ", ".join(sorted(have)[:12])
-            raise ConfigError(
-                f"{cfg.where(key)}: column {col!r} is not in the reference data (columns: {sample}{', ...' if len(have) > 12 else ''})"
-            )
-
