@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from monitor.alerts import Alert, mark_new, resolved_since, status_of
+from monitor.document import SCHEMA_VERSION, MetricsDocument
 from monitor.errors import MonitorError
 from monitor.io.inputs import Inputs, window_dates
 from monitor.io.outputs import cached_profile
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from monitor.io.storage import S3Storage
 
 __all__ = ["Stage", "StageRunner", "Computed", "default_stages", "compute_metrics", "infer_features", "make_context"]
-
-SCHEMA_VERSION = 1
 
 
 class Stage(Protocol):
@@ -269,7 +268,7 @@ def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analys
     previous = ctx.history[-1] if ctx.history else None
     alerts = mark_new(_dedupe(alerts), previous)
     cohort_doc = cohorts.to_dict() if cohorts is not None else {}
-    metrics = {
+    metrics = {  # the keys of MetricsDocument, in the order metrics.json has them
         "schema_version": SCHEMA_VERSION,
         "monitor": cfg.name,
         "date": ctx.day.isoformat(),
@@ -290,7 +289,7 @@ def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analys
         "as_of": ctx.as_of.isoformat(),
         "profile_cached": cached,
     }
-    return to_jsonable(metrics)
+    return MetricsDocument.model_validate(to_jsonable(metrics)).to_json()
 
 
 def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:

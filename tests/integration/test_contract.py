@@ -68,3 +68,14 @@ def test_manifest_contract(outputs):
     assert {"inputs", "rows", "config_hash", "code_version", "timings", "email"} <= set(man)
     assert all({"uri", "size"} <= set(i) and (i.get("etag") or i.get("mtime")) for i in man["inputs"])
     assert man["email"]["sent"] and man["email"]["sent_at"] and man["email"]["to"]
+
+
+@pytest.mark.parametrize("offset", [0, 2])
+def test_metrics_json_is_the_typed_document(outputs, offset):
+    """metrics.json validates against MetricsDocument, and dumping it again gives the same JSON (keys and order)."""
+    from monitor.document import MetricsDocument
+
+    raw = (outputs / f"date={END - dt.timedelta(days=offset)}" / "metrics.json").read_text()
+    doc = MetricsDocument.model_validate_json(raw)
+    assert json.dumps(doc.to_json()) == json.dumps(json.loads(raw))
+    assert doc.performance is not None and doc.drift is not None and doc.drift.features
