@@ -15,6 +15,7 @@ default, and so does a null where the contract has a list or an object (`alerts:
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping
 from typing import Any, Literal, Optional, Union, get_args, get_origin
 
 from pydantic import (
@@ -24,14 +25,19 @@ from pydantic import (
     JsonValue,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationError,
     ValidatorFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
 
+from monitor.errors import DataError
+
 __all__ = [
     "SCHEMA_VERSION",
     "MetricsDocument",
+    "read_document",
+    "Part",
     "Window",
     "Rows",
     "AlertEntry",
@@ -355,3 +361,18 @@ class MetricsDocument(Part):
     as_of: Optional[str] = None
     profile_cached: Optional[bool] = None
     links: dict[str, str] = Field(default_factory=dict)  # report, to_annotate, evidently
+
+
+def read_document(data: Union[MetricsDocument, Mapping[str, Any]], where: str = "metrics document") -> MetricsDocument:
+    """The document from its JSON dict; a shape that does not fit is a DataError naming the key path."""
+    if isinstance(data, MetricsDocument):
+        return data
+    try:
+        return MetricsDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise DataError(
+            f"{where} does not match the metrics.json contract at {path}: {first['msg']} "
+            f"({exc.error_count()} problem(s)); recompute the date or fix the file"
+        ) from exc

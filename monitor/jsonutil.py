@@ -5,9 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Any
+from typing import Any, Optional
 
-__all__ = ["to_jsonable", "dumps"]
+__all__ = ["to_jsonable", "dumps", "finite"]
+
+
+def finite(x: object) -> Optional[float]:
+    """`x` as a float when it is a finite number (or a numeric string), else None: None, bool, NaN, inf, text."""
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        f = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -9,9 +9,10 @@ a chart at a few kB and the whole email well under 1 MB.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from typing import Optional
+
+from monitor.jsonutil import finite as _num
 
 __all__ = ["distribution_png", "sparkline_png", "REFERENCE_COLOR", "CURRENT_COLOR"]
 
@@ -56,14 +57,6 @@ def _png(fig) -> bytes:
         return out.getvalue() if out.tell() < len(raw) else raw
     except ImportError:
         return raw
-
-
-def _num(x) -> Optional[float]:
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _shares(values: Sequence, n: int) -> list[float]:

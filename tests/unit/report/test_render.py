@@ -164,12 +164,22 @@ def test_missing_sections_never_crash():
     for metrics in ({}, {"status": "warning"}, {"monitor": "m", "date": "2026-01-01", "status": "alert", "drift": None,
                     "performance": None, "cohorts": None, "business": None, "quality": None, "analysis": None,
                     "alerts": None, "resolved": None, "links": None},
-                    {"monitor": "m", "status": "alert", "drift": {"features": {"a": {"drifted": True}}},
-                     "performance": {"overall": {"roc_auc": {}}}, "cohorts": [{"metrics": {"f1": {"regressed": True}}}, None],
-                     "business": {"cost": {}, "guardrails": [None, {"breached": True}]}, "analysis": {"worst_rows": [{}]},
-                     "quality": {"findings": [{}]}}):
-        r = render_report(metrics, history=[None, {"date": "x"}])
+                    {"monitor": "m", "status": "alert", "drift": {"features": {"a": {"drifted": True}}, "prediction": None},
+                     "performance": {"overall": {"roc_auc": {}}}, "cohorts": [{"metrics": {"f1": {"regressed": True}}}, {}],
+                     "business": {"money": {}, "guardrails": [{}, {"status": "breached"}]}, "analysis": {"worst_rows": [{}]},
+                     "quality": {"findings": [{}], "schema": {}}}):
+        r = render_report(metrics, history=[None, {"date": "x"}, {"alerts": [{"kind": "not a kind"}]}])
         assert r.subject and r.html.startswith("<!DOCTYPE html>") and r.text
+
+
+def test_a_document_that_breaks_the_contract_is_named_not_rendered():
+    """Absent parts are fine (above); a wrong shape is a DataError naming the key, not a half-empty email."""
+    from monitor.errors import DataError
+
+    for bad, where in (({"cohorts": [None]}, "cohorts.0"), ({"alerts": [{"kind": "weather"}]}, "alerts.0.kind"),
+                       ({"drift": {"features": {"a": {"statistic": "high"}}}}, "drift.features.a.statistic")):
+        with pytest.raises(DataError, match=re.escape(where)):
+            render_report(bad)
 
 
 def test_no_data_day(history):
@@ -240,9 +250,8 @@ def test_shapes_the_stages_actually_write(alert, history):
                      "guardrails": [{"name": "p95(latency_ms)", "column": "latency_ms", "stat": "p95", "min": None, "max": 200.0,
                                      "value": 231.0, "baseline": 141.2, "status": "breached", "note": None}],
                      "findings": ["money counted on 2,000 labelled rows"]}
-    pred = m["drift"].pop("prediction")
-    m["drift"]["prediction"] = {"y_pred_proba": pred}
-    m["drift"]["target"] = {"repaid": dict(pred, drifted=False)}
+    assert list(m["drift"]["prediction"]) == ["y_pred_proba"]  # the fixture has the per-column shape
+    m["drift"]["target"] = {"repaid": dict(m["drift"]["prediction"]["y_pred_proba"], drifted=False)}
     m["analysis"]["worst_rows"] = [{"id": 27000118, "loss": 3.95, "label": 0, "prediction": 1, "score": 0.98,
                                     "features": {"age": 51, "region": "<b>north</b>"}}]
     m["errors"] = [{"stage": "cohorts", "error": "DataError: column 'x' <missing>"}]
