@@ -33,6 +33,8 @@ from typing import Optional
 
 import numpy as np
 
+from monitor.jsonutil import finite  # re-exported: the one number-cleaning helper
+
 __all__ = [
     "normal_quantile",
     "wilson_interval",
@@ -51,15 +53,6 @@ __all__ = [
 def normal_quantile(confidence: float) -> float:
     # statistics.NormalDist, not scipy.stats: importing scipy.stats costs ~1 s per process.
     return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
-def finite(x: object) -> Optional[float]:
-    """float(x) when finite, else None (NaN/inf/None/unparseable)."""
-    try:
-        f = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 # --------------------------------------------------------------------------- proportions
