@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import DriftConfig
-from monitor.stages.drift.engine import METHODS, ReferenceProfile, detect_drift, fit_profile  # noqa: E402
+from monitor.stages.drift import METHODS, ReferenceProfile, detect_drift, fit_profile  # noqa: E402
 
 
 def make_frames(rows: int, cols: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], set[str]]:

@@ -20,6 +20,8 @@ __all__ = [
     "CohortConfig",
     "DriftConfig",
     "DriftOverride",
+    "NewestDayConfig",
+    "MultivariateConfig",
     "QualityConfig",
     "PerformanceConfig",
     "BusinessConfig",
@@ -152,6 +154,27 @@ class DriftOverride(_Model):
     _method = field_validator("method")(_check_drift_method)
 
 
+class NewestDayConfig(_Model):
+    """The newest day of the window on its own, against the reference at its own sample size."""
+
+    enabled: bool = True
+    alpha: float = Field(0.001, gt=0, lt=1)  # Benjamini-Hochberg level over the columns (per-day false alarms)
+    min_effect: float = Field(0.1, ge=0, le=1e6)  # and the distance must reach this (normed Wasserstein / Jensen-Shannon)
+    draws: int = Field(400, ge=50, le=100_000)  # resamples of the reference per tested column
+
+
+class MultivariateConfig(_Model):
+    """Domain classifier: cross-validated ROC AUC of telling reference rows from current rows."""
+
+    enabled: bool = True
+    threshold: float = Field(0.55, gt=0.5, lt=1)  # drifted when the AUC's lower 95% bound is above this
+    max_rows: int = Field(5000, ge=100, le=1_000_000)  # rows sampled per side (bounds the cost)
+    folds: int = Field(5, ge=2, le=20)
+    top: int = Field(5, ge=1, le=100)  # columns listed as the ones the classifier leans on
+    predictions: bool = True  # include the model's outputs (score, prediction) next to the features
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
 class DriftConfig(_Model):
     method: str = "auto"
     threshold: Optional[float] = Field(None, ge=0, le=1e6)  # None: the method's own default (p-value methods: `fdr`)
@@ -165,6 +188,9 @@ class DriftConfig(_Model):
     psi_bins: int = Field(10, ge=2, le=1000)  # reference-quantile bins of method "psi_quantile" (fixed in the profile)
     cache_profile: bool = True
     workers: int = Field(2, ge=1, le=64)  # columns processed at once (memory grows with this, not with columns)
+    min_rows: int = Field(50, ge=1, le=1_000_000_000)  # fewer current values in a column: "too few rows", no verdict
+    newest_day: NewestDayConfig = Field(default_factory=NewestDayConfig)
+    multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
 
     _method = field_validator("method")(_check_drift_method)
 

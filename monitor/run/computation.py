@@ -106,11 +106,12 @@ class DriftStage:
         return ctx.has_data
 
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
-        from monitor.stages.drift.engine import ReferenceProfile, detect_drift, fit_profile, profile_cache_key
+        from monitor.stages.drift import ReferenceProfile, detect_drift, fit_profile, profile_cache_key
 
         m, reference = ctx.cfg.model, ctx.reference
         roles = {c: "feature" for c in ctx.features}
-        for col in (m.prediction, m.score):
+        # multiclass: one probability column per class (`model.scores`), each drift-tested on its own
+        for col in (m.prediction, m.score, *(getattr(m, "scores", None) or {}).values()):
             if col and col in reference.columns:
                 roles[col] = "prediction"
         if ctx.labelled and m.target in reference.columns:
@@ -124,7 +125,22 @@ class DriftStage:
             ctx.cfg, key, lambda: fit_profile(reference, kinds, ctx.cfg.drift), ReferenceProfile.from_bytes, self.s3
         )
         self.profile_seconds = round(time.perf_counter() - t, 4)
-        return detect_drift(profile, ctx.current, ctx.cfg.drift, roles)
+        return detect_drift(profile, ctx.current, ctx.cfg.drift, roles, newest_day=_newest_day(ctx))
+
+
+def _newest_day(ctx: RunContext) -> Any:
+    """The last day of a multi-day window on its own (its rows come last: partitions are read in date order)."""
+    import numpy as np
+
+    from monitor.stages.drift import Day
+
+    last = ctx.window[-1].isoformat()
+    n = sum(int(p["rows"] or 0) for p in ctx.inputs.partitions if p["date"] == last and p["found"])
+    if len(ctx.window) < 2 or n == 0 or n > len(ctx.current):
+        return None
+    rows = np.zeros(len(ctx.current), dtype=bool)
+    rows[len(ctx.current) - n:] = True
+    return Day(last, ctx.current[rows])
 
 
 class PerformanceStage:

@@ -17,23 +17,31 @@ from scipy.spatial import distance
 from monitor.alerts import Alert
 from monitor.config import DRIFT_METHODS, DriftConfig, DriftOverride, parse_config
 from monitor.errors import ConfigError, DataError, UnknownMethodError
-from monitor.stages.drift.engine import (
+from monitor.stages.drift import (
     METHODS,
     ReferenceProfile,
-    benjamini_hochberg,
     detect_drift,
     fit_profile,
     ks_sorted,
     profile_cache_key,
     wasserstein_sorted,
 )
+from monitor.stages.performance.stats import bh_adjust
 
 TOL = 1e-9
 
 
+def _config(**kw) -> DriftConfig:
+    """These tests are about the statistics and verdict rules: no minimum sample size, no domain classifier
+    (both have tests of their own)."""
+    kw.setdefault("min_rows", 1)
+    kw.setdefault("multivariate", {"enabled": False})
+    return DriftConfig(**kw)
+
+
 def run_one(ref, cur, method="auto", kind="numerical", **cfg):
     """Drift of a single column `x` given as arrays/lists; returns the column's dict."""
-    config = DriftConfig(method=method, workers=1, **cfg)
+    config = _config(method=method, workers=1, **cfg)
     profile = fit_profile(pd.DataFrame({"x": ref}), {"x": kind}, config)
     res = detect_drift(profile, pd.DataFrame({"x": cur}), config, {"x": "feature"})
     return res.to_dict()["features"]["x"]
@@ -183,7 +191,7 @@ def test_z_test_matches_two_proportion_formula():
 
 def test_benjamini_hochberg_matches_scipy():
     ps = [0.0001, 0.5, 0.02, 0.03, 0.9, 0.04, 0.2]
-    assert np.allclose(benjamini_hochberg(ps), stats.false_discovery_control(ps), atol=1e-15)
+    assert np.allclose(bh_adjust(ps), stats.false_discovery_control(ps), atol=1e-15)
 
 
 # --------------------------------------------------------------------------- against Evidently
@@ -346,7 +354,7 @@ def _frames(n=3000, seed=0):
 
 def test_dataset_verdict_ranking_roles_and_alerts():
     ref, cur, kinds, roles = _frames()
-    cfg = DriftConfig()
+    cfg = _config()
     res = detect_drift(fit_profile(ref, kinds, cfg), cur, cfg, roles)
     d = res.to_dict()
     json.dumps(d, allow_nan=False)  # plain JSON
@@ -374,10 +382,10 @@ def test_dataset_verdict_ranking_roles_and_alerts():
 
 def test_bh_adjusts_feature_pvalues_together():
     ref, cur, kinds, roles = _frames(n=600)
-    cfg = DriftConfig(method="ks")
+    cfg = _config(method="ks")
     d = detect_drift(fit_profile(ref, kinds, cfg), cur, cfg, roles).to_dict()
     feats = {c: f for c, f in d["features"].items() if f["p_value"] is not None}
-    adjusted = benjamini_hochberg([f["p_value"] for f in feats.values()])
+    adjusted = bh_adjust([f["p_value"] for f in feats.values()])
     for f, adj in zip(feats.values(), adjusted):
         assert f["p_value_adjusted"] == pytest.approx(adj)
         assert f["p_value_adjusted"] >= f["p_value"]
@@ -389,7 +397,7 @@ def test_bh_adjusts_feature_pvalues_together():
 
 def test_overrides_threshold_method_and_disabled():
     ref, cur, kinds, roles = _frames()
-    cfg = DriftConfig(features={
+    cfg = _config(features={
         "f0": DriftOverride(threshold=5.0),
         "f1": DriftOverride(method="psi"),
         "f2": DriftOverride(enabled=False),
@@ -423,7 +431,7 @@ def test_robust_to_messy_columns():
         "intcat": [1.0, 2.0, 3.0, 3.0] * 25,  # floats meet the reference's ints
     })
     kinds = {c: "numerical" for c in ("nan", "inf", "const", "text", "mixed")} | {"cat": "categorical", "intcat": "categorical"}
-    cfg = DriftConfig()
+    cfg = _config()
     prof = fit_profile(ref, kinds, cfg)
     res = detect_drift(prof, cur, cfg, {c: "feature" for c in kinds} | {"gone": "feature"})
     d = res.to_dict()
@@ -447,7 +455,7 @@ def test_robust_to_messy_columns():
 
 def test_empty_current_frame_and_missing_column():
     ref, cur, kinds, roles = _frames(n=200)
-    cfg = DriftConfig()
+    cfg = _config()
     prof = fit_profile(ref, kinds, cfg)
     d = detect_drift(prof, cur.iloc[:0], cfg, roles).to_dict()
     assert d["n_features"] == 0 and d["dataset_drift"] is False and d["share_drifted"] == 0.0
@@ -459,7 +467,7 @@ def test_empty_current_frame_and_missing_column():
 def test_pandas_categorical_and_odd_cells_do_not_crash():
     ref = pd.DataFrame({"c": pd.Categorical(list("aab") * 20, categories=list("abcd")), "d": [1.0, 2.0] * 30})
     cur = pd.DataFrame({"c": pd.Categorical(list("abb") * 10, categories=list("abcd")), "d": [[1], [2]] * 15})
-    cfg = DriftConfig()
+    cfg = _config()
     prof = fit_profile(ref, {"c": "categorical", "d": "numerical"}, cfg)
     assert prof.columns["c"].categories == ("a", "b")  # unused categories are not values
     d = detect_drift(prof, cur, cfg, {"c": "feature", "d": "feature"}).to_dict()
@@ -520,7 +528,7 @@ def test_config_names_and_registry_agree():
 
 
 def test_numeric_only_method_on_category_override_is_a_config_error():
-    cfg = DriftConfig(features={"x": DriftOverride(method="ks")})
+    cfg = _config(features={"x": DriftOverride(method="ks")})
     prof = fit_profile(pd.DataFrame({"x": list("ab") * 5}), {"x": "categorical"}, cfg)
     with pytest.raises(ConfigError, match="categorical"):
         detect_drift(prof, pd.DataFrame({"x": list("ab")}), cfg, {"x": "feature"})
@@ -528,7 +536,7 @@ def test_numeric_only_method_on_category_override_is_a_config_error():
 
 def test_fit_profile_rejects_unknown_columns():
     with pytest.raises(DataError, match="not in the reference"):
-        fit_profile(pd.DataFrame({"x": [1.0]}), {"y": "numerical"}, DriftConfig())
+        fit_profile(pd.DataFrame({"x": [1.0]}), {"y": "numerical"}, _config())
 
 
 # --------------------------------------------------------------------------- profile serialisation and cache key
@@ -537,8 +545,8 @@ def test_fit_profile_rejects_unknown_columns():
 def test_profile_roundtrip_without_pickle():
     ref, cur, kinds, roles = _frames(n=500)
     ref.loc[::7, "f0"] = np.nan
-    cfg = DriftConfig()
-    prof = fit_profile(ref, kinds, cfg)
+    cfg = _config()
+    prof = fit_profile(ref, kinds, _config(multivariate={"enabled": True}))  # with its row sample
     blob = prof.to_bytes()
     assert isinstance(blob, bytes)
     back = ReferenceProfile.from_bytes(blob)
@@ -552,8 +560,11 @@ def test_profile_roundtrip_without_pickle():
     a = detect_drift(prof, cur, cfg, roles).to_dict()
     b = detect_drift(back, cur, cfg, roles).to_dict()
     assert a == b
-    with np.load(__import__("io").BytesIO(blob), allow_pickle=False) as npz:
-        assert all(npz[k].dtype != object for k in npz.files)
+    # loaded without copying: read-only views into the one buffer (no pickle: a JSON header and raw arrays)
+    f0 = back.columns["f0"].sorted_values()
+    assert not f0.flags.owndata and not f0.flags.writeable
+    assert np.shares_memory(f0, np.frombuffer(blob, dtype=np.uint8))
+    assert back.sample is not None and back.sample.dtype == np.float64 and np.array_equal(back.sample, prof.sample, equal_nan=True)
     with pytest.raises(DataError, match="fitted again"):
         ReferenceProfile.from_bytes(b"not a profile")
 
@@ -561,7 +572,7 @@ def test_profile_roundtrip_without_pickle():
 def test_few_valued_numeric_profile_is_stored_as_runs():
     rng = np.random.default_rng(2)
     ref = pd.DataFrame({"n": rng.integers(0, 10, 50_000), "f": rng.normal(size=50_000)})
-    cfg = DriftConfig()
+    cfg = _config()
     prof = fit_profile(ref, {"n": "numerical", "f": "numerical"}, cfg)
     n = prof.columns["n"]
     assert n.values is None and n.run_values.size == 10 and n.n_valid == 50_000
@@ -569,16 +580,16 @@ def test_few_valued_numeric_profile_is_stored_as_runs():
     assert prof.columns["f"].values is not None
     assert len(prof.to_bytes()) < 50_000 * 8 + 100_000  # the float column, plus little for the integer one
     cur = pd.DataFrame({"n": rng.integers(0, 11, 40_000), "f": rng.normal(size=40_000)})
-    got = detect_drift(ReferenceProfile.from_bytes(prof.to_bytes()), cur, DriftConfig(method="ks"), None).to_dict()
+    got = detect_drift(ReferenceProfile.from_bytes(prof.to_bytes()), cur, _config(method="ks"), None).to_dict()
     want = stats.ks_2samp(ref["n"], cur["n"])
     assert abs(got["features"]["n"]["statistic"] - want.statistic) < TOL and abs(got["features"]["n"]["p_value"] - want.pvalue) < TOL
 
 
 def test_profile_cache_key():
     cols = {"a": "numerical", "b": "categorical"}
-    k = profile_cache_key("etag-1", cols, DriftConfig())
+    k = profile_cache_key("etag-1", cols, _config())
     assert len(k) <= 32 and int(k, 16) >= 0
-    assert k == profile_cache_key("etag-1", dict(reversed(cols.items())), DriftConfig(method="ks", share=0.3))
-    assert k != profile_cache_key("etag-2", cols, DriftConfig())
-    assert k != profile_cache_key("etag-1", {"a": "categorical", "b": "categorical"}, DriftConfig())
-    assert k != profile_cache_key("etag-1", cols, DriftConfig(psi_bins=20))
+    assert k == profile_cache_key("etag-1", dict(reversed(cols.items())), _config(method="ks", share=0.3))
+    assert k != profile_cache_key("etag-2", cols, _config())
+    assert k != profile_cache_key("etag-1", {"a": "categorical", "b": "categorical"}, _config())
+    assert k != profile_cache_key("etag-1", cols, _config(psi_bins=20))

@@ -1,0 +1,161 @@
+"""Multivariate drift: a domain classifier telling reference rows from current rows.
+
+A gradient-boosted classifier (scikit-learn's HistGradientBoostingClassifier) is
+trained, with stratified k-fold cross-validation, to tell a sample of reference rows
+(label 0) from a sample of current rows (label 1), over the features and the model's
+outputs. Its out-of-fold ROC AUC is the statistic: 0.5 when the two samples cannot
+be told apart, towards 1 when they can. Unlike per-column tests it sees changes in
+the joint distribution: a column whose values are intact but joined from the wrong
+key (its relation to the other columns gone) is found here and nowhere else.
+
+Design after NannyML's DomainClassifierCalculator (stratified k-fold, out-of-fold
+predictions pooled, ROC AUC), with three changes:
+- an interval: DeLong's variance of the pooled AUC, so that a small window does not
+  alert on noise; the verdict is `ci_low > threshold` (default 0.55: a 5-point margin
+  over chance that a stable window does not reach);
+- bounded cost: at most `max_rows` rows per side (the reference sample is drawn once
+  and cached with the profile; the current one is drawn with a fixed seed);
+- the columns it leans on, by permutation importance on the held-out folds (the drop
+  in AUC when one column is shuffled).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import DriftConfig
+from monitor.stages.drift.profile import ReferenceProfile
+from monitor.stages.drift.result import TOO_FEW, MultivariateDrift
+
+__all__ = ["multivariate_drift", "domain_classifier", "auc_delong"]
+
+METHOD = "domain_classifier"
+ITERATIONS = 50  # boosting rounds per fold (learning rate 0.2): enough to find a broken relation
+
+
+def multivariate_drift(profile: ReferenceProfile, current: pd.DataFrame, columns: Sequence[str],
+                       config: DriftConfig) -> MultivariateDrift:
+    """The domain classifier over `columns`, on the profile's reference sample and a sample of `current`."""
+    mv = config.multivariate
+    cols = [c for c in columns if c in profile.sample_columns and c in current.columns]
+    if profile.sample is None or not cols:
+        return MultivariateDrift(METHOD, None, None, None, mv.threshold, False, note="no columns to compare")
+    at = [profile.sample_columns.index(c) for c in cols]
+    rng = np.random.default_rng(mv.seed)
+    rows = current if len(current) <= mv.max_rows else current.iloc[np.sort(rng.choice(len(current), mv.max_rows, replace=False))]
+    cur = np.column_stack([profile.columns[c].encode(rows[c]) for c in cols])
+    return domain_classifier(
+        np.asarray(profile.sample)[:, at], cur, cols, [profile.columns[c].kind == "categorical" for c in cols],
+        threshold=mv.threshold, max_rows=mv.max_rows, folds=mv.folds, top=mv.top, seed=mv.seed, min_rows=config.min_rows,
+    )
+
+
+def auc_delong(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and DeLong's standard error (midranks for ties)."""
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan"), float("nan")
+    r_all = rankdata(score)
+    r_pos = rankdata(score[pos])
+    r_neg = rankdata(score[~pos])
+    auc = (r_all[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+    v10 = (r_all[pos] - r_pos) / n0  # for each positive: share of negatives scored below it
+    v01 = 1.0 - (r_all[~pos] - r_neg) / n1  # for each negative: share of positives scored above it
+    var = (np.var(v10, ddof=1) if n1 > 1 else 0.0) / n1 + (np.var(v01, ddof=1) if n0 > 1 else 0.0) / n0
+    return float(auc), float(math.sqrt(max(var, 0.0)))
+
+
+@dataclass
+class _Fold:
+    model: Any
+    test: np.ndarray
+
+
+def domain_classifier(
+    reference: np.ndarray,
+    current: np.ndarray,
+    columns: Sequence[str],
+    categorical: Sequence[bool],
+    *,
+    threshold: float = 0.55,
+    max_rows: int = 5000,
+    folds: int = 5,
+    top: int = 5,
+    seed: int = 0,
+    min_rows: int = 30,
+) -> MultivariateDrift:
+    """Cross-validated ROC AUC of telling `reference` rows (0) from `current` rows (1).
+
+    Both are float matrices (rows x columns) over the same `columns`; categorical
+    columns hold integer codes (NaN = missing), numeric ones their values (NaN = missing).
+    """
+    rng = np.random.default_rng(seed)
+    ref = _sample(reference, max_rows, rng)
+    cur = _sample(current, max_rows, rng)
+    base: dict[str, Any] = dict(method=METHOD, threshold=float(threshold), n_reference=len(ref), n_current=len(cur))
+    if len(cur) < max(min_rows, 2 * folds) or len(ref) < 2 * folds:
+        return MultivariateDrift(statistic=None, ci_low=None, ci_high=None, drifted=False,
+                                 note=f"{TOO_FEW}: {len(cur)} current, {len(ref)} reference", **base)
+    X = np.vstack([ref, cur])
+    y = np.concatenate([np.zeros(len(ref), dtype=np.int8), np.ones(len(cur), dtype=np.int8)])
+    from threadpoolctl import threadpool_limits
+
+    # one thread: on a busy 2-core worker OpenMP's spinning threads make a fit 20x slower
+    with threadpool_limits(1):
+        oof, fitted = _cross_validate(X, y, list(categorical), folds, seed)
+        auc, se = auc_delong(y, oof)
+        lo, hi = max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)
+        drifted = bool(lo > threshold)
+        ranked = _importance(X, y, fitted, list(columns), rng) if drifted else []
+    return MultivariateDrift(statistic=auc, ci_low=lo, ci_high=hi, drifted=drifted,
+                             top_features=tuple(ranked[:top]), **base)
+
+
+def _sample(a: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if len(a) <= n:
+        return a
+    return a[np.sort(rng.choice(len(a), n, replace=False))]
+
+
+def _cross_validate(X: np.ndarray, y: np.ndarray, categorical: list[bool], folds: int, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    oof = np.zeros(len(y))
+    fitted: list[_Fold] = []
+    cats = np.asarray(categorical, dtype=bool) if any(categorical) else None
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+        clf = HistGradientBoostingClassifier(
+            max_iter=ITERATIONS, learning_rate=0.2, max_leaf_nodes=15, min_samples_leaf=20,
+            categorical_features=cats, early_stopping=False, random_state=seed,
+        )
+        clf.fit(X[train], y[train])
+        oof[test] = clf.predict_proba(X[test])[:, 1]
+        fitted.append(_Fold(clf, test))
+    return oof, fitted
+
+
+def _importance(X, y, fitted: list[_Fold], columns: list[str], rng) -> list[tuple[str, float]]:
+    """Permutation importance on the held-out folds: mean drop in fold AUC when a column is shuffled."""
+    from sklearn.metrics import roc_auc_score
+
+    drops = np.zeros(len(columns))
+    for f in fitted:
+        Xt, yt = X[f.test], y[f.test]
+        base = roc_auc_score(yt, f.model.predict_proba(Xt)[:, 1])
+        for j in range(len(columns)):
+            Xp = Xt.copy()
+            Xp[:, j] = Xp[rng.permutation(len(Xp)), j]
+            drops[j] += base - roc_auc_score(yt, f.model.predict_proba(Xp)[:, 1])
+    drops /= len(fitted)
+    order = np.argsort(-drops, kind="stable")
+    return [(columns[j], float(drops[j])) for j in order if drops[j] > 0]
