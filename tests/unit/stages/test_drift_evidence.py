@@ -1,0 +1,209 @@
+"""Drift beyond the per-column statistics: minimum evidence, the newest day on its own, the domain
+classifier, per-class score drift. Each rule has a case that must alert and one that must not."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.config import DriftConfig
+from monitor.errors import DataError
+from monitor.stages.drift import Day, ReferenceProfile, detect_drift, fit_profile
+from monitor.stages.drift.multivariate import auc_delong
+
+
+def _config(**kw) -> DriftConfig:
+    kw.setdefault("multivariate", {"enabled": False})
+    kw.setdefault("workers", 1)
+    return DriftConfig(**kw)
+
+
+def _reference(n: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    return pd.DataFrame({
+        "a": a,
+        "b": a + rng.normal(scale=0.3, size=n),  # strongly tied to a
+        "c": rng.lognormal(size=n),
+        "k": rng.choice(["x", "y", "z"], n, p=[0.5, 0.3, 0.2]),
+    })
+
+
+KINDS = {"a": "numerical", "b": "numerical", "c": "numerical", "k": "categorical"}
+
+
+# --------------------------------------------------------------------------- minimum evidence
+
+
+def test_one_row_partition_never_gives_dataset_drift():
+    ref = _reference()
+    cfg = _config()
+    prof = fit_profile(ref, KINDS, cfg)
+    one = pd.DataFrame({"a": [9.0], "b": [-9.0], "c": [100.0], "k": ["z"]})
+    res = detect_drift(prof, one, cfg)
+    d = res.to_dict()
+    assert not res.dataset_drift and d["verdict"] == "too few rows" and res.alerts() == []
+    assert all(f["verdict"] == "too few rows" and not f["drifted"] for f in d["features"].values())
+    assert "too few rows" in d["features"]["a"]["note"]
+    # the same shift with enough rows: drift, named
+    rng = np.random.default_rng(1)
+    many = pd.DataFrame({"a": rng.normal(3, size=200), "b": rng.normal(-3, size=200), "c": rng.lognormal(3, size=200),
+                         "k": ["z"] * 200})
+    res = detect_drift(prof, many, cfg)
+    assert res.dataset_drift and res.to_dict()["verdict"] == "drift"
+    assert any(a.subject == "dataset" for a in res.alerts())
+
+
+def test_min_rows_is_configurable():
+    ref = _reference(2000)
+    cur = pd.DataFrame({"a": np.full(20, 5.0), "b": np.full(20, 5.0), "c": np.full(20, 50.0), "k": ["z"] * 20})
+    low = _config(min_rows=10)
+    assert detect_drift(fit_profile(ref, KINDS, low), cur, low).dataset_drift
+    high = _config(min_rows=21)
+    assert not detect_drift(fit_profile(ref, KINDS, high), cur, high).dataset_drift
+
+
+# --------------------------------------------------------------------------- the newest day
+
+
+def _window(ref_seed: int, days: int = 30, per_day: int = 165, shift_last: float = 0.0, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for d in range(days):
+        n = per_day
+        a = rng.normal(size=n) + (shift_last if d == days - 1 else 0.0)
+        frames.append(pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.3, size=n), "c": rng.lognormal(size=n),
+                                    "k": rng.choice(["x", "y", "z"], n, p=[0.5, 0.3, 0.2])}))
+    window = pd.concat(frames, ignore_index=True)
+    return window, window.iloc[len(window) - per_day:]
+
+
+def test_abrupt_shift_is_named_the_morning_after():
+    ref = _reference()
+    cfg = _config()
+    prof = fit_profile(ref, KINDS, cfg)
+    window, last = _window(0, shift_last=0.8)
+    res = detect_drift(prof, window, cfg, newest_day=Day("2026-03-30", last))
+    # the 30-day window has barely moved ...
+    assert not res.features["a"].drifted
+    # ... the newest day on its own has
+    nd = res.to_dict()["newest_day"]
+    assert nd["date"] == "2026-03-30" and nd["rows"] == 165
+    assert set(nd["drifted"]) >= {"a", "b"} and "c" not in nd["drifted"] and "k" not in nd["drifted"]
+    assert nd["features"]["a"]["method"] == "wasserstein" and nd["features"]["a"]["statistic"] > 0.5
+    alerts = [a for a in res.alerts() if a.subject == "newest day"]
+    assert len(alerts) == 1 and "2026-03-30" in alerts[0].message and "`a`" in alerts[0].message
+
+
+def test_small_healthy_days_stay_quiet():
+    ref = _reference()
+    cfg = _config()
+    prof = fit_profile(ref, KINDS, cfg)
+    for seed in range(12):  # twelve healthy nights at 165 rows: distances of ~0.1 are normal at this size
+        window, last = _window(0, seed=100 + seed)
+        res = detect_drift(prof, window, cfg, newest_day=Day(f"2026-04-{seed + 1:02d}", last))
+        assert res.newest_day is not None and res.newest_day.drifted == [], res.newest_day.to_dict()
+        assert res.alerts() == []
+
+
+def test_newest_day_too_small_or_switched_off():
+    ref = _reference(5000)
+    prof = fit_profile(ref, KINDS, _config())
+    window, last = _window(0, shift_last=3.0)
+    tiny = last.iloc[:10]
+    res = detect_drift(prof, window, _config(), newest_day=Day("2026-03-30", tiny))
+    assert res.newest_day is not None and res.newest_day.drifted == [] and "too few rows" in (res.newest_day.note or "")
+    off = _config(newest_day={"enabled": False})
+    assert detect_drift(prof, window, off, newest_day=Day("2026-03-30", last)).newest_day is None
+
+
+def test_newest_day_categorical_shift():
+    ref = _reference()
+    cfg = _config()
+    prof = fit_profile(ref, KINDS, cfg)
+    window, last = _window(0)
+    last = last.assign(k=["z"] * 120 + ["x"] * 45)  # z was 20% of rows, now 73%
+    res = detect_drift(prof, window, cfg, newest_day=Day("2026-03-30", last))
+    assert res.newest_day is not None and res.newest_day.drifted == ["k"]
+    assert res.newest_day.features["k"].method == "jensenshannon"
+
+
+# --------------------------------------------------------------------------- the domain classifier
+
+
+def _mv_config(**kw) -> DriftConfig:
+    return DriftConfig(workers=1, multivariate={"max_rows": 1500, "folds": 4, **kw})
+
+
+def test_domain_classifier_catches_a_wrong_key_join_and_stays_quiet_when_stable():
+    ref = _reference(6000)
+    cfg = _mv_config()
+    prof = fit_profile(ref, KINDS, cfg)
+    stable = _reference(1500, seed=9)
+    res = detect_drift(prof, stable, cfg)
+    mv = res.to_dict()["multivariate"]
+    assert mv["method"] == "domain_classifier" and not mv["drifted"] and mv["ci_low"] < 0.55
+    assert 0.4 < mv["statistic"] < 0.6 and res.alerts() == []
+
+    broken = stable.assign(b=stable["b"].to_numpy()[np.random.default_rng(3).permutation(len(stable))])
+    res = detect_drift(prof, broken, cfg)
+    assert not any(c.drifted for c in res.features.values())  # every marginal is intact ...
+    mv = res.to_dict()["multivariate"]
+    assert mv["drifted"] and mv["ci_low"] > mv["threshold"] == 0.55 and mv["statistic"] > 0.7  # ... the joint is not
+    assert {t["column"] for t in mv["top_features"][:2]} == {"a", "b"}
+    alert = [a for a in res.alerts() if a.subject == "multivariate"]
+    assert len(alert) == 1 and "ROC AUC" in alert[0].message
+
+
+def test_domain_classifier_too_few_rows_has_no_verdict():
+    ref = _reference(3000)
+    cfg = _mv_config()
+    prof = fit_profile(ref, KINDS, cfg)
+    mv = detect_drift(prof, _reference(12, seed=4), cfg).multivariate
+    assert mv is not None and mv.statistic is None and not mv.drifted and mv.verdict == "too few rows"
+
+
+def test_auc_delong_matches_sklearn_and_known_variance():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = rng.normal(size=400) + y * 0.8
+    s[::5] = np.round(s[::5], 1)  # ties
+    auc, se = auc_delong(y, s)
+    assert abs(auc - roc_auc_score(y, s)) < 1e-12
+    assert 0.01 < se < 0.05
+
+
+# --------------------------------------------------------------------------- multiclass: score drift per class
+
+
+def test_score_drift_per_class():
+    rng = np.random.default_rng(0)
+    n = 4000
+    p = rng.dirichlet([4, 3, 2], n)
+    ref = pd.DataFrame({"p_gold": p[:, 0], "p_silver": p[:, 1], "p_bronze": p[:, 2]})
+    q = rng.dirichlet([4, 3, 2], n)
+    cur = pd.DataFrame({"p_gold": np.clip(q[:, 0] + 0.2, 0, 1), "p_silver": q[:, 1], "p_bronze": q[:, 2]})
+    roles = {c: "prediction" for c in ref.columns}
+    cfg = _config()
+    res = detect_drift(fit_profile(ref, {c: "numerical" for c in ref.columns}, cfg), cur, cfg, roles)
+    assert res.prediction["p_gold"].drifted and not res.prediction["p_silver"].drifted
+    assert not res.prediction["p_bronze"].drifted
+    assert [a.subject for a in res.alerts()] == ["p_gold"]
+
+
+# --------------------------------------------------------------------------- the cached profile
+
+
+def test_profile_of_an_older_format_is_refused_with_the_fix():
+    buf = io.BytesIO()
+    np.savez(buf, header=np.zeros(3, dtype=np.uint8))  # version 2 was an .npz archive
+    with pytest.raises(DataError, match="fitted again"):
+        ReferenceProfile.from_bytes(buf.getvalue())
+    blob = fit_profile(_reference(500), KINDS, _config()).to_bytes()
+    with pytest.raises(DataError, match="fitted again"):
+        ReferenceProfile.from_bytes(blob[: len(blob) // 2])  # truncated
