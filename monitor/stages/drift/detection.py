@@ -32,7 +32,7 @@ from monitor.stages.drift.newest_day import Day, newest_day_drift
 from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
 from monitor.stages.drift.result import ColumnDrift, DriftResult
-from monitor.stages.performance.stats import bh_adjust
+from monitor.stages.performance.intervals import bh_adjust
 
 __all__ = ["detect_drift", "ROLES"]
 

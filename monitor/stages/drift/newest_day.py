@@ -35,7 +35,7 @@ from monitor.config import DriftConfig
 from monitor.stages.drift.pair import FEW_VALUES, Pair, prepare
 from monitor.stages.drift.profile import ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, DayColumn, NewestDayDrift
-from monitor.stages.performance.stats import bh_adjust
+from monitor.stages.performance.intervals import bh_adjust
 
 __all__ = ["Day", "newest_day_drift", "tail_p_value", "wasserstein_day", "wasserstein_null", "js_distance", "js_null"]
 

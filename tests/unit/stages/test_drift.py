@@ -26,7 +26,7 @@ from monitor.stages.drift import (
     profile_cache_key,
     wasserstein_sorted,
 )
-from monitor.stages.performance.stats import bh_adjust
+from monitor.stages.performance.intervals import bh_adjust
 
 TOL = 1e-9
 
