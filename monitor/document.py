@@ -45,6 +45,9 @@ __all__ = [
     "Histogram",
     "ColumnDrift",
     "MultivariateDrift",
+    "FeatureWeight",
+    "NewestDayDrift",
+    "DayColumn",
     "Drift",
     "Finding",
     "SchemaDiff",
@@ -161,18 +164,52 @@ class ColumnDrift(Part):
     histogram: Optional[Histogram] = None
 
 
+class FeatureWeight(Part):
+    column: str = ""
+    importance: Number = None
+
+
 class MultivariateDrift(Part):
+    """The domain classifier: `statistic` is its cross-validated ROC AUC telling current rows from reference rows."""
+
     method: Optional[str] = None
     statistic: Number = None
     ci_low: Number = None
     ci_high: Number = None
     threshold: Number = None
     drifted: bool = False
-    top_features: list[JsonValue] = Field(default_factory=list)
+    verdict: Optional[str] = None  # drifted | no drift | too few rows | not computed
+    top_features: list[FeatureWeight] = Field(default_factory=list)  # the columns it leans on most
+    n_reference: Optional[int] = None
+    n_current: Optional[int] = None
+    note: Optional[str] = None
+
+
+class DayColumn(Part):
+    """One column of the newest day on its own, against days of its size drawn from the reference."""
+
+    method: Optional[str] = None
+    statistic: Number = None
+    p_value: Number = None
+    p_value_adjusted: Number = None
+    drifted: bool = False
+    n: Optional[int] = None
+    note: Optional[str] = None
+
+
+class NewestDayDrift(Part):
+    date: Optional[str] = None
+    rows: Optional[int] = None
+    alpha: Number = None
+    min_effect: Number = None
+    drifted: list[str] = Field(default_factory=list)  # the columns that shifted on the newest day
+    features: dict[str, DayColumn] = Field(default_factory=dict)
+    note: Optional[str] = None
 
 
 class Drift(Part):
     dataset_drift: Optional[bool] = None
+    verdict: Optional[str] = None  # drift | no drift | too few rows | not computed
     share_drifted: Number = None
     share_threshold: Number = None
     n_features: Optional[int] = None
@@ -183,6 +220,7 @@ class Drift(Part):
     target: dict[str, ColumnDrift] = Field(default_factory=dict)
     ranking: list[str] = Field(default_factory=list)  # most shifted first
     skipped: dict[str, Optional[str]] = Field(default_factory=dict)  # column -> why
+    newest_day: Optional[NewestDayDrift] = None
     multivariate: Optional[MultivariateDrift] = None
 
 

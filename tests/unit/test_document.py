@@ -39,12 +39,14 @@ def test_typed_reading_of_the_alert_fixture():
 
 def test_unknown_keys_are_kept_in_place_and_ints_stay_ints():
     raw = {"schema_version": 1, "monitor": "m", "newest": {"x": 1},
-           "drift": {"multivariate": {"method": "domain_classifier", "statistic": 0.61, "drifted": True, "extra": [1, 2]},
+           "drift": {"multivariate": {"method": "domain_classifier", "statistic": 0.61, "drifted": True, "extra": [1, 2],
+                                     "top_features": [{"column": "age", "importance": 0.4}]},
                      "newest_day": {"p_value": 0.2}, "share_drifted": 0},
            "performance": {"overall": {"f1": {"value": 1, "too_few_labels": True}}}}
     doc = MetricsDocument.model_validate(raw)
     assert json.dumps(doc.to_json()) == json.dumps(raw)
     assert doc.drift is not None and doc.drift.multivariate is not None and doc.drift.multivariate.drifted
+    assert doc.drift.multivariate.top_features[0].column == "age" and doc.drift.newest_day is not None
 
 
 def test_null_reads_as_absent_where_the_contract_has_a_list_or_object():

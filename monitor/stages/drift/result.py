@@ -13,17 +13,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from monitor.alerts import Alert
+from monitor.jsonutil import finite as _finite
 
 __all__ = ["ColumnDrift", "DayColumn", "NewestDayDrift", "MultivariateDrift", "DriftResult"]
 
 TOO_FEW = "too few rows"
-
-
-def _finite(x: Optional[float]) -> Optional[float]:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _fmt(x: float) -> str:
