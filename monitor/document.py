@@ -34,33 +34,10 @@ from pydantic import (
 from monitor.errors import DataError
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "MetricsDocument",
-    "read_document",
-    "Part",
-    "Window",
-    "Rows",
-    "AlertEntry",
-    "StageError",
-    "Histogram",
-    "ColumnDrift",
-    "MultivariateDrift",
-    "FeatureWeight",
-    "NewestDayDrift",
-    "DayColumn",
-    "Drift",
-    "Finding",
-    "SchemaDiff",
-    "Quality",
-    "MetricResult",
-    "Performance",
-    "Cohort",
-    "Money",
-    "Guardrail",
-    "Business",
-    "WorstRow",
-    "TopCohort",
-    "Analysis",
+    "SCHEMA_VERSION", "MetricsDocument", "read_document", "Part", "Window", "Rows", "AlertEntry",
+    "StageError", "Histogram", "ColumnDrift", "MultivariateDrift", "FeatureWeight", "NewestDayDrift",
+    "DayColumn", "Drift", "Finding", "SchemaDiff", "Quality", "MetricResult", "Performance", "Cohort",
+    "Money", "Guardrail", "Business", "WorstRow", "TopCohort", "Analysis",
 ]
 
 SCHEMA_VERSION = 1
@@ -273,9 +250,16 @@ class MetricResult(Part):
     gap_to_human: Number = None
     baseline_gap_to_human: Number = None
     regressed: bool = False
+    min_delta: Number = None  # the smallest change that counts (materiality)
     note: Optional[str] = None
-    verdict: Optional[str] = None  # e.g. "too few labels"
+    verdict: Optional[str] = None  # regressed | ok | too few labels | ...
     method: Optional[str] = None  # estimated metrics: how (e.g. cbpe)
+    # cohorts: the rest of the rows and the cohort's change minus the rest's change
+    rest_value: Number = None
+    rest_baseline: Number = None
+    rest_delta: Number = None
+    contrast: Number = None
+    own_drop: Number = None
 
 
 class Performance(Part):
@@ -283,8 +267,12 @@ class Performance(Part):
     labelled: Optional[int] = None
     rows: Optional[int] = None
     final: Optional[bool] = None
+    min_labelled: Optional[int] = None
+    verdict: Optional[str] = None  # no labels | too few labels | regressed | ok
     overall: dict[str, MetricResult] = Field(default_factory=dict)
+    shared_by_all_cohorts: list[str] = Field(default_factory=list)  # regressed metrics no cohort stands out on
     estimated: dict[str, MetricResult] = Field(default_factory=dict)  # without labels (e.g. CBPE)
+    estimation_error: dict[str, Number] = Field(default_factory=dict)  # measured - estimated, where both exist
     notes: list[str] = Field(default_factory=list)
 
 
