@@ -13,6 +13,7 @@ order and how much of it is decided by the view (`view.py`, `sections.py`, `glan
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from monitor.report.view import STATUS_COLORS, build_view
 
 __all__ = ["Report", "render_report", "render_failure", "subject_line", "TEMPLATES_DIR", "MAX_DRIFT_CHARTS"]
 
+_log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"  # shipped inside the package
 
 
@@ -62,8 +64,8 @@ def _history(history: Iterable[Union[MetricsDocument, Mapping[str, Any]]]) -> li
         elif isinstance(h, Mapping):
             try:
                 out.append(MetricsDocument.model_validate(h))
-            except ValidationError:
-                continue
+            except ValidationError as exc:
+                _log.warning("history: the run of %s is left out of trends: %s", h.get("date"), str(exc).splitlines()[0])
     return out
 
 
