@@ -6,12 +6,13 @@
 
 The configs come from $MONITOR_CONFIG_DIR, else the Airflow Variable `monitor_config_dir`,
 else <repo>/monitors. Parsing imports only airflow.sdk, yaml and pydantic; pandas, scipy,
-boto3 and evidently load inside the tasks.
+boto3 and evidently load inside the tasks. The task bodies live in monitor.airflow.runtime.
 
-A config that fails to load does not take the other monitors down with it: its error is
-raised when the DagBag validates a placeholder DAG, which Airflow records as an import
-error of this file (naming the YAML file and the key), while every good config's DAG
-is still bagged. See _ConfigErrors below.
+A config that fails to load does not take the other monitors down with it. Airflow 3.3
+records any error raised while parsing this file as an import error of the file and marks
+every DAG of the file stale, so no error may leave build_all(): a broken config becomes a
+DAG of its own (same dag_id when its `name` is readable, shown as "<name>: CONFIG ERROR")
+whose only task fails at once with the config's error and sends the failure notice.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pathlib import Path
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, get_current_context, get_parsing_context, task
 
-import monitor.airflow as dagutil
+import monitor.airflow as helpers
+from monitor.airflow import runtime
 from monitor.config import MonitorConfig, load_config
 from monitor.errors import ConfigError
 
 START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-RETRIES = 2
+RETRIES = 2  # transient storage and SMTP errors only; everything else fails on the first try
 RETRY_DELAY = dt.timedelta(minutes=5)
 
 PARAMS = {
@@ -36,7 +38,10 @@ PARAMS = {
         type=["null", "string"],
         format="date",
         title="Date to monitor",
-        description="YYYY-MM-DD. Leave blank for the run's own day (the day before a nightly run).",
+        description=(
+            "YYYY-MM-DD: the day whose data this run checks. Blank: the day before the run "
+            "(a nightly run monitors yesterday). Airflow's own 'Logical date' field does not choose the day: leave it as is."
+        ),
     ),
     "send_email": Param(True, type="boolean", title="Send the email", description="Off: write the outputs only."),
     "resend": Param(
@@ -45,107 +50,73 @@ PARAMS = {
     ),
 }
 
+RUNBOOK = """\
+### Drift monitor `{name}`
+
+Checks one day of production data of **{name}** against its training snapshot: data quality,
+drift, performance (on the labels that have arrived) and business impact; then emails the report.
+
+| | |
+|---|---|
+| config | `{path}` |
+| schedule | `{schedule}` (UTC); each run monitors **the day before it**: its data interval start |
+| outputs | `{output}{name}/date=YYYY-MM-DD/` (metrics.json, report.html, manifest.json); all monitors: `{output}index.html` |
+| email | {email} |
+
+**Which day a run monitors**: the `date` param if set, else the run's data interval start
+(the *Logical date* column), else the day before the run was triggered. Run ids carry the time
+the run was due (`scheduled__2026-03-26...` monitors 2026-03-25); the `resolve` task's log says
+the day.
+
+**Rerun a day**: *Trigger* with `date` = YYYY-MM-DD (outputs are replaced; the email is not sent
+again unless `resend` is on), or
+`airflow dags trigger {dag_id} -c '{{"date": "2026-03-25"}}'`. Without Airflow:
+`drift-monitor run {path} --date 2026-03-25`.
+
+**Backfill a range**: `airflow backfill create --dag-id {dag_id} --from-date A --to-date B --max-active-runs 1`
+(one run per day, in order; add `--reprocess-behavior completed` to recompute days that succeeded).
+
+**When a task fails**: a failure notice goes to the same recipients, with links to the run and
+its log. A missing training snapshot, a bad config or unusable data fail at once; storage and
+SMTP errors are retried {retries} times, {delay} minutes apart.
+"""
+
+BROKEN_DOC = """\
+### Config error: monitor `{name}` is not running
+
+`{path}` does not load, so this DAG stands in for the monitor: each run fails at once with the
+error below and sends a failure notice. The other monitors are not affected.
+
+```
+{error}
+```
+
+Fix the file; at the next DAG-folder scan this DAG becomes the monitor again (same id when
+the config's `name` is unchanged, so its history is kept). Check a fix without Airflow:
+`drift-monitor run {path} --date YYYY-MM-DD --no-email`.
+"""
+
 
 def _variable() -> str | None:
     from airflow.sdk import Variable
 
-    return Variable.get(dagutil.CONFIG_DIR_VARIABLE, default=None)
+    return Variable.get(helpers.CONFIG_DIR_VARIABLE, default=None)
 
 
-# --------------------------------------------------------------------------- run-time helpers
-
-
-def _monitored_day(context) -> dt.date:
-    dag_run = context.get("dag_run")
-    return dagutil.resolve_date(
-        (context.get("params") or {}).get("date"),
-        context.get("data_interval_start"),
-        getattr(dag_run, "run_after", None),
-    )
-
-
-def _connection_env() -> dict:
-    """os.environ, plus the aws_default / smtp_default connections from Airflow when not set in the env."""
-    import json
-    import os
-
-    env = dict(os.environ)
-    for conn_id, var in (("aws_default", "AIRFLOW_CONN_AWS_DEFAULT"), ("smtp_default", "AIRFLOW_CONN_SMTP_DEFAULT")):
-        if env.get(var):
-            continue
-        try:
-            from airflow.sdk import Connection
-
-            c = Connection.get(conn_id)
-        except Exception:  # noqa: BLE001 - not defined: local files / .eml outbox / boto3's own env
-            continue
-        env[var] = json.dumps({
-            "conn_type": c.conn_type, "host": c.host, "login": c.login, "password": c.password,
-            "port": c.port, "schema": c.schema, "extra": c.extra_dejson,
-        })
-    return env
-
-
-def _clients(env: dict):
-    """The S3 storage and SMTP settings the pipeline uses, from `env`."""
-    from monitor.io.storage import S3Storage
-    from monitor.run import Clients
-
-    return Clients.from_env(env, s3=S3Storage(env=env))
-
-
-def _fail_fast(exc: Exception) -> Exception:
-    """A bad config or unusable data will not fix itself on retry: fail the task at once."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from monitor.errors import DataError
-
-    if isinstance(exc, (ConfigError, DataError)):
-        return AirflowFailException(str(exc))
-    return exc
-
-
-def _on_failure(context, *, config_path: str) -> None:
-    """on_failure_callback: the failure notice, through the same email path as the report."""
-    from monitor.run.phases import notify_failure
-
-    ti = context.get("ti") or context.get("task_instance")
-    exc = context.get("exception")
-    error = f"{type(exc).__name__}: {exc}" if exc is not None else "the task failed (see its log)"
-    try:
-        day = _monitored_day(context)
-    except Exception as bad:  # noqa: BLE001 - e.g. a malformed `date` param: still send the notice
-        day, error = None, f"{error} ({bad})"
-    try:
-        cfg = load_config(config_path)
-    except Exception:  # noqa: BLE001
-        cfg = None
-    from monitor.run import Clients
-
-    try:
-        clients = Clients.from_env(_connection_env())
-    except Exception:  # noqa: BLE001 - a bad connection: the notice goes to the outbox
-        clients = Clients()
-    notify_failure(
-        cfg, day, error, clients=clients,
-        task=getattr(ti, "task_id", None), dag_id=getattr(ti, "dag_id", None), monitor_name=Path(config_path).stem,
-    )
-
-
-# --------------------------------------------------------------------------- the DAG
+def _schedule(cron: str | None) -> CronDataIntervalTimetable | None:
+    return CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
 
 
 def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
-    """The DAG for one monitor config. Task bodies are one call into monitor.run.phases each."""
-    cron = dagutil.cron_for(cfg.schedule)
-
-    def config() -> MonitorConfig:  # re-read at run time: tasks see the config as it is now
-        return load_config(config_path)
+    """The DAG for one monitor config. Each task body is one call into monitor.airflow.runtime."""
+    cron = helpers.cron_for(cfg.schedule)
+    dag_id = helpers.dag_id_for(cfg.name)
+    email = ("to " + ", ".join(cfg.email.to) if cfg.email.to else "to the outbox") + f" (send: {cfg.email.send})"
 
     @dag(
-        dag_id=dagutil.dag_id_for(cfg.name),
+        dag_id=dag_id,
         description=f"Drift and performance monitor '{cfg.name}' ({config_path})",
-        schedule=CronDataIntervalTimetable(cron, timezone="UTC") if cron else None,
+        schedule=_schedule(cron),
         start_date=START_DATE,
         catchup=False,
         # one run at a time: each day's "new vs ongoing" alerts and trends read the days before it
@@ -153,68 +124,43 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         default_args={
             "retries": RETRIES,
             "retry_delay": RETRY_DELAY,
-            "on_failure_callback": functools.partial(_on_failure, config_path=config_path),
+            "on_failure_callback": functools.partial(runtime.on_failure, config_path=config_path),
         },
         params=PARAMS,
         tags=["drift_monitor", cfg.name],
-        doc_md=__doc__,
+        doc_md=RUNBOOK.format(
+            name=cfg.name, path=config_path, schedule=cfg.schedule or "manual only", dag_id=dag_id,
+            output=cfg.output.uri.rstrip("/") + "/", email=email, retries=RETRIES,
+            delay=int(RETRY_DELAY.total_seconds() // 60),
+        ),
     )
     def drift_monitor():
         @task
         def resolve() -> dict:
             """The monitored day (param date > data_interval_start > run_after - 1 day)."""
-            try:
-                day = _monitored_day(get_current_context())
-            except ValueError as exc:  # a malformed `date` param: retrying will not fix it
-                from airflow.sdk.exceptions import AirflowFailException
-
-                raise AirflowFailException(str(exc)) from exc
-            return {"date": day.isoformat(), "config": config_path}
+            return runtime.resolve(get_current_context(), config_path)
 
         @task
         def compute(run: dict) -> dict:
-            from monitor.run import RunOptions
-            from monitor.run import phases as pipeline
-
-            try:
-                # no failure notice here: the on_failure_callback sends one once retries are spent
-                return pipeline.compute(config(), _day(run), RunOptions(failure_notice=False), _clients(_connection_env()))
-            except Exception as exc:
-                raise _fail_fast(exc) from exc
+            return runtime.compute(config_path, run)
 
         @task
         def render(computed: dict) -> str:
-            from monitor.run import phases as pipeline
-
-            return pipeline.render(config(), _day(computed), _clients(_connection_env()))
+            return runtime.render(config_path, computed)
 
         @task
         def notify(computed: dict) -> dict:
-            from monitor.run import RunOptions
-            from monitor.run import phases as pipeline
-
-            params = get_current_context()["params"]
-            options = RunOptions(send_email=bool(params.get("send_email", True)), resend=bool(params.get("resend", False)))
-            return pipeline.notify(config(), _day(computed), options, _clients(_connection_env()))
+            return runtime.notify(config_path, computed, get_current_context()["params"])
 
         @task
         def reevaluate_final(run: dict) -> dict | None:
             """Recompute day - labels.delay_days, whose labels are now final; never re-sends."""
-            from monitor.run import RunOptions
-            from monitor.run import phases as pipeline
-
-            res = pipeline.reevaluate_final(config(), _day(run), RunOptions(failure_notice=False), _clients(_connection_env()))
-            return None if res is None else {"date": res.date, "output_uri": res.output_uri, "status": res.status}
+            return runtime.reevaluate_final(config_path, run)
 
         @task
         def deep_dive(computed: dict) -> str | None:
             """The optional Evidently report (report.evidently: true); logs and moves on if it fails."""
-            cfg = config()
-            if not cfg.report.evidently:
-                return None
-            from monitor.run import phases as pipeline
-
-            return pipeline.build_deep_dive(cfg, _day(computed), clients=_clients(_connection_env()))
+            return runtime.deep_dive(config_path, computed)
 
         run = resolve()
         computed = compute(run)
@@ -225,46 +171,77 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
     return drift_monitor()
 
 
-def _day(run: dict) -> dt.date:
-    return dt.date.fromisoformat(run["date"])
+def build_broken_dag(dag_id: str, config_path: str, error: str, peeked: dict) -> DAG:
+    """A DAG of its own for a config that does not load: visible by name in the UI, each run fails
+    loudly with the error (and the failure notice), and no other monitor's DAG is touched."""
+    name = peeked.get("name") or Path(config_path).stem
 
+    @dag(
+        dag_id=dag_id,
+        dag_display_name=f"{name}: CONFIG ERROR",
+        description=("Config error: " + (error.splitlines() or [""])[0])[:200],
+        schedule=_schedule(peeked.get("cron")),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={
+            "retries": 0,
+            "on_failure_callback": functools.partial(runtime.on_failure, config_path=config_path, to=peeked.get("to")),
+        },
+        params=PARAMS,
+        tags=["drift_monitor", "config_error"],
+        doc_md=BROKEN_DOC.format(name=name, path=config_path, error=error),
+    )
+    def broken():
+        @task
+        def config_error() -> None:
+            """Fails with the config's error (re-read now: it may have been fixed since the parse)."""
+            runtime.config_error(config_path)
 
-class _ConfigErrors(DAG):
-    """Stands in for the configs that failed to load: the DagBag calls validate() on every DAG
-    it finds, records what it raises as an import error of this file, and still bags the others."""
+        config_error()
 
-    config_errors: tuple[str, ...] = ()
-
-    def validate(self):
-        raise ConfigError(
-            f"{len(self.config_errors)} monitor config(s) failed to load; their DAGs are missing:\n"
-            + "\n".join(self.config_errors)
-        )
+    return broken()
 
 
 def build_all() -> dict[str, DAG]:
-    """Every monitor's DAG by dag_id, plus the _ConfigErrors placeholder when a config is broken."""
-    folder = dagutil.config_dir(variable=_variable)
+    """Every monitor's DAG by dag_id; a config that does not load gets a DAG of its own that fails.
+
+    Nothing a config does can raise out of this function: Airflow records an exception here as an
+    import error of this file, which marks *every* DAG of the file stale (Airflow 3.3), so one typo
+    would switch off all monitors.
+    """
+    folder = helpers.config_dir(variable=_variable)
     # A worker running one task parses this file for one dag_id: build only that DAG.
     wanted = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
-    errors: list[str] = []
     seen: dict[str, Path] = {}
-    for path in dagutil.config_files(folder):
+    broken: list[tuple[Path, str]] = []
+    for path in helpers.config_files(folder):
         try:
             cfg = load_config(path)
-            dag_id = dagutil.dag_id_for(cfg.name)
+            dag_id = helpers.dag_id_for(cfg.name)
             if dag_id in seen:
                 raise ConfigError(f"{path}: name: {cfg.name!r} is already used by {seen[dag_id]}; monitor names must be unique")
+            helpers.cron_for(cfg.schedule)  # a bad schedule is a config error too
             seen[dag_id] = path
             if wanted is None or wanted == dag_id:
-                dags[dag_id] = build_dag(cfg, str(path))
-        except (ConfigError, ValueError) as exc:
-            errors.append(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
-    if errors and wanted is None:
-        broken = _ConfigErrors(dag_id="drift_monitor__config_errors", schedule=None, start_date=START_DATE)
-        broken.config_errors = tuple(errors)
-        dags[broken.dag_id] = broken
+                try:
+                    dags[dag_id] = build_dag(cfg, str(path))
+                except Exception:
+                    del seen[dag_id]
+                    raise
+        except Exception as exc:  # noqa: BLE001 - isolation: one config never breaks the others
+            text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            broken.append((path, text if str(path) in text else f"{path}: {text}"))
+    for path, error in broken:
+        peeked = helpers.peek(path)
+        dag_id = helpers.broken_dag_id(path, peeked.get("name"), set(seen))
+        seen[dag_id] = path
+        if wanted is None or wanted == dag_id:
+            try:
+                dags[dag_id] = build_broken_dag(dag_id, str(path), error, peeked)
+            except Exception:  # noqa: BLE001 - never let the stand-in take the file down
+                continue
     return dags
 
 

@@ -27,6 +27,9 @@ export AIRFLOW__API__HOST="$HOST"
 export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__API__BASE_URL="http://$HOST:$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$HOST:$PORT/execution/"
+# On a small machine the API server's first answers to a task can take tens of seconds (SQLite, cold
+# imports); with the default timeout the task then fails before it starts.
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-120}"
 # A known login: the simple auth manager reads the user's password from this file.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$USER_NAME:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/simple_auth_manager_passwords.json"

@@ -22,6 +22,8 @@ __all__ = [
     "dag_id_for",
     "cron_for",
     "resolve_date",
+    "peek",
+    "broken_dag_id",
 ]
 
 CONFIG_DIR_ENV = "MONITOR_CONFIG_DIR"
@@ -122,3 +124,51 @@ def resolve_date(param_date: Any = None, data_interval_start: Any = None, run_af
     if after is not None:
         return after - dt.timedelta(days=1)
     raise ValueError("cannot tell which day to monitor: no `date` param, no data interval and no run_after")
+
+
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def peek(path: Path) -> dict[str, Any]:
+    """What can still be read from a config that does not load: its name, schedule and email.to.
+
+    Lenient on purpose (any error gives {}): it only names the DAG that reports the config
+    error and addresses its failure notice. Imports yaml lazily.
+    """
+    try:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - unreadable or not YAML: nothing to peek at
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    name = data.get("name")
+    if isinstance(name, str) and _NAME.match(name):
+        out["name"] = name
+    schedule = data.get("schedule")
+    if schedule is None or isinstance(schedule, str):
+        try:
+            out["cron"] = cron_for(schedule) if "schedule" in data else cron_for("@daily")
+        except ValueError:
+            pass
+    email = data.get("email")
+    to = email.get("to") if isinstance(email, dict) else None
+    if isinstance(to, str):
+        to = [to]
+    if isinstance(to, list) and to and all(isinstance(a, str) and "@" in a and "$" not in a for a in to):
+        out["to"] = to
+    return out
+
+
+def broken_dag_id(path: Path, name: str | None, taken: set[str]) -> str:
+    """The dag_id of the DAG standing in for a broken config: its own name when free (so a monitor
+    whose config broke keeps its DAG, runs and history), else the file name, never a taken id."""
+    if name and dag_id_for(name) not in taken:
+        return dag_id_for(name)
+    stem = re.sub(r"[^a-z0-9_]+", "_", Path(path).stem.lower()).strip("_") or "config"
+    dag_id = dag_id_for(stem)
+    while dag_id in taken:
+        dag_id += "__config_error"
+    return dag_id

@@ -40,6 +40,7 @@ __all__ = [
     "read_tables",
     "aws_settings_from_env",
     "TABLE_SUFFIXES",
+    "file_mode",
 ]
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json", ".csv.gz", ".jsonl.gz", ".ndjson.gz", ".json.gz")
@@ -54,6 +55,22 @@ class ObjectInfo:
 
     def to_dict(self) -> dict:
         return {"uri": self.uri, "size": self.size, "etag": self.etag, "mtime": self.mtime}
+
+
+FILE_MODE_ENV = "MONITOR_FILE_MODE"
+
+
+def file_mode(env: Optional[Mapping[str, str]] = None) -> int:
+    """The mode of the files written to local paths: $MONITOR_FILE_MODE (octal, e.g. 0640), default 0644,
+    so the team can read the outputs (a temp file would otherwise keep mkstemp's 0600)."""
+    raw = ((os.environ if env is None else env).get(FILE_MODE_ENV) or "").strip()
+    try:
+        mode = int(raw, 8) if raw else 0o644
+    except ValueError:
+        raise StorageError(f"{FILE_MODE_ENV}={raw!r} is not an octal file mode; use e.g. 0644 or 0640") from None
+    if not 0 <= mode <= 0o777:
+        raise StorageError(f"{FILE_MODE_ENV}={raw!r} is not a file mode (000-777)")
+    return mode
 
 
 def format_uri(template: str, date: dt.date) -> str:
@@ -185,6 +202,7 @@ class LocalStorage(Storage):
             p.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
             try:
+                os.fchmod(fd, file_mode())
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                 os.replace(tmp, p)  # atomic: readers see the old or the new object, never half

@@ -344,6 +344,9 @@ def _write_outbox(msg: EmailMessage, data: bytes, outbox: Path) -> Path:
         path = outbox / f"{date}_{monitor}{suffix}.eml"
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=outbox)
         try:
+            from monitor.io.storage import file_mode
+
+            os.fchmod(fd, file_mode())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)  # atomic: a reader never sees half a message

@@ -114,8 +114,13 @@ def render_report(metrics: Union[MetricsDocument, Mapping[str, Any]], *,
 
 
 def render_failure(*, monitor: str, date: Optional[str], error: str, task: Optional[str] = None,
-                   dag_id: Optional[str] = None, details: Optional[str] = None) -> Report:
-    """The notice for a run that could not complete (always sent, whatever `email.send` says)."""
+                   dag_id: Optional[str] = None, details: Optional[str] = None,
+                   links: Optional[list[tuple[str, str]]] = None, commands: Optional[list[tuple[str, str]]] = None,
+                   config_path: Optional[str] = None) -> Report:
+    """The notice for a run that could not complete (always sent, whatever `email.send` says).
+
+    `links` are (label, URL) pairs (the Airflow run and task log); `commands` (label, command) pairs
+    that rerun the day; by default the CLI's, with `config_path`."""
     first = one_line(str(error).strip().splitlines()[0] if str(error).strip() else "unknown error", 100)
     where = f" in task {one_line(task, 40)}" if task else ""
     subject = one_line(f"[FAILED] {monitor} {date or ''}".strip() + f": run could not complete{where}: {first}", SUBJECT_MAX)
@@ -123,7 +128,8 @@ def render_failure(*, monitor: str, date: Optional[str], error: str, task: Optio
     view = {
         "subject": subject, "tag": "FAILED", "accent": accent, "pale": pale, "monitor": str(monitor),
         "date": str(date or ""), "error": str(error), "task": task, "dag_id": dag_id, "details": details,
-        "rerun": f"python -m monitor run CONFIG --date {date}" if date else "python -m monitor run CONFIG --date YYYY-MM-DD",
+        "links": list(links or []),
+        "commands": list(commands or [("Rerun the day", f"drift-monitor run {config_path or 'CONFIG'} --date {date or 'YYYY-MM-DD'}")]),
     }
     env = _env()
     html = env.get_template("failure.html.j2").render(**view)

@@ -11,7 +11,7 @@ from monitor.config import MonitorConfig
 from monitor.redact import redact
 from monitor.run.context import Clients, RunOptions
 
-__all__ = ["email_decision", "send_report", "notify_failure", "outbox"]
+__all__ = ["email_decision", "send_report", "notify_failure", "outbox", "index_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,45 @@ def notify_failure(
     task: Optional[str] = None,
     dag_id: Optional[str] = None,
     monitor_name: Optional[str] = None,
+    links: Optional[list[tuple[str, str]]] = None,
+    commands: Optional[list[tuple[str, str]]] = None,
+    to: Optional[list[str]] = None,
 ) -> Optional[dict]:
-    """Send the failure notice for a run that could not complete. Never raises: it is the last word."""
+    """Send the failure notice for a run that could not complete. Never raises: it is the last word.
+
+    `links` (the Airflow run and task log) and `commands` (how to rerun the day): see render_failure;
+    `to`: the recipients when `cfg` is None (a config that does not load). The day is marked failed
+    on the index page."""
     try:
         from monitor.notify.smtp import build_message, deliver
         from monitor.report.render import render_failure
 
         name = cfg.name if cfg else (monitor_name or "monitor")
         error = redact(error)  # no secret in the notice
-        report = render_failure(monitor=name, date=day.isoformat() if day else None, error=error, task=task, dag_id=dag_id)
+        report = render_failure(monitor=name, date=day.isoformat() if day else None, error=error, task=task, dag_id=dag_id,
+                                links=links, commands=commands, config_path=cfg.source_path if cfg else None)
+        clients = clients or Clients.from_env()
+        if cfg is not None and day is not None:
+            index_failure(cfg, day, error, clients)
         if cfg is not None and cfg.email.send == "never":
             return None
-        clients = clients or Clients.from_env()
-        to = (cfg.email.to if cfg else None) or ["ml-team@localhost"]
+        to = (cfg.email.to if cfg else to) or ["ml-team@localhost"]
         sender = cfg.email.sender if cfg else "drift-monitor@localhost"
-        msg = build_message(report, sender=sender, to=to, subject_prefix=cfg.email.subject_prefix if cfg else "")
+        # no attachment: there is no report for the day (the notice says so)
+        msg = build_message(report, sender=sender, to=to, attach_report=False,
+                            subject_prefix=cfg.email.subject_prefix if cfg else "")
         return deliver(msg, smtp=clients.smtp, outbox_dir=outbox(cfg))
     except Exception:  # noqa: BLE001 - the failure that brought us here is the one to report
         log.exception("could not send the failure notice")
         return None
+
+
+def index_failure(cfg: MonitorConfig, day: dt.date, error: str, clients: Clients) -> None:
+    """Mark the day failed on <output>/index.html; a failure here is one quiet log line."""
+    from monitor.io.storage import storage_for
+    from monitor.report.index import failed_day, update_index
+
+    try:
+        update_index(storage_for(cfg.output.uri, s3=clients.s3), cfg.output.uri, cfg.name, day, failed_day(cfg.name, day, error))
+    except Exception as exc:  # noqa: BLE001 - the index is a convenience, never a failure
+        log.info("could not record the failure in the index page: %s", exc)

@@ -31,7 +31,7 @@ from monitor.jsonutil import dumps
 from monitor.redact import redact, redact_json
 from monitor.run.computation import compute_metrics, infer_features, make_context
 from monitor.run.context import Clients, RunOptions, RunResult
-from monitor.run.email import email_decision, notify_failure, send_report
+from monitor.run.email import email_decision, index_failure, notify_failure, send_report
 
 __all__ = [
     "RunResult",
@@ -75,7 +75,9 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         computed = compute_metrics(make_context(cfg, day, inputs, history, as_of), clients.s3)
     except MonitorError as exc:
         if options.failure_notice and options.send_email:
-            notify_failure(cfg, day, str(exc), clients=clients)
+            notify_failure(cfg, day, str(exc), clients=clients)  # also marks the day failed on the index page
+        else:
+            index_failure(cfg, day, redact(str(exc)), clients)
         raise
     metrics, to_annotate = computed.metrics, computed.to_annotate
 
@@ -108,7 +110,14 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     if to_annotate is not None and len(to_annotate):
         st_out.write_text(out + "to_annotate.csv", safe_csv(to_annotate), "text/csv")  # formula-safe, cells cut
     st_out.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
-    return {"date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"])}
+    return {
+        "date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"]),
+        # for the task log (monitor.airflow.runtime.log_compute): the inputs, the cache, the alerts
+        "inputs": [{"role": o.get("role"), "uri": o.get("uri"), "rows": o.get("rows")} for o in inputs.objects][:50],
+        "missing": [p for p in inputs.partitions if not p.get("found")][:20],
+        "profile_cached": metrics.get("profile_cached"),
+        "alert_list": [{k: a.get(k) for k in ("severity", "kind", "subject", "new")} for a in metrics["alerts"]][:50],
+    }
 
 
 def _report(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[Any, dict, dict]:
@@ -180,9 +189,22 @@ def notify(
         manifest["email"] = email
     manifest["notified_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     st.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
+    _index_day(cfg, day, metrics, clients)
     if error is not None:
         raise NotifyError(f"results written to {out}, but the email was not delivered: {error}")
     return email
+
+
+def _index_day(cfg: MonitorConfig, day: dt.date, metrics: dict, clients: Clients) -> Optional[str]:
+    """Rewrite <output>/index.html with this day; a failure here is one quiet log line, never a failed run."""
+    from monitor.report.index import summarize_day, update_index
+
+    try:
+        return update_index(storage_for(cfg.output.uri, s3=clients.s3), cfg.output.uri, cfg.name, day,
+                            summarize_day(cfg.name, metrics))
+    except Exception as exc:  # noqa: BLE001 - the index is a convenience
+        log.info("could not rewrite the index page under %s: %s", cfg.output.uri, exc)
+        return None
 
 
 def run(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> RunResult:

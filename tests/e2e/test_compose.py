@@ -170,8 +170,46 @@ def test_image_extends_official_airflow_with_requirements():
     assert pinned and pinned.group(1) == m.group(1), "the image's Airflow must be the version requirements.txt pins"
     assert re.search(r"pip install .*-r \S*requirements\.txt", dockerfile)
     data = yaml.safe_load(COMPOSE.read_text())
-    build = data["x-airflow-common"]["build"]
+    build = data["services"]["airflow-init"]["build"]
     assert (REPO / build["context"] / build["dockerfile"]).resolve() == (REPO / "docker" / "Dockerfile").resolve()
+    # runtime only: the test tools are not installed into the image
+    assert "requirements-dev" not in dockerfile and "[test]" not in dockerfile
+    runtime = (REPO / "requirements.txt").read_text()
+    for tool in ("pytest", "moto", "aiosmtpd", "hypothesis", "ruff", "mypy"):
+        assert not re.search(rf"^{tool}\b", runtime, re.M), f"{tool} in requirements.txt ends up in the image"
+
+
+def test_one_image_built_once_and_shared(compose):
+    """One `build:` (airflow-init); every other Airflow service and minio-init runs the same image and
+    starts after airflow-init, so compose v1 too builds it once instead of once per service."""
+    services = compose["services"]
+    built = sorted(n for n, svc in services.items() if svc.get("build"))
+    assert built == ["airflow-init"], built
+    image = services["airflow-init"]["image"]
+    for name in (AIRFLOW_SERVICES | {"minio-init"}) - {"airflow-init"}:
+        assert services[name].get("image") == image, name
+        assert "airflow-init" in _deps(services[name]), f"{name} must start after airflow-init (which builds the image)"
+
+
+def test_build_context_ignore_file_is_at_the_root():
+    """The classic builder and compose v1 read only <context>/.dockerignore (not docker/Dockerfile.dockerignore)."""
+    ignore = (REPO / ".dockerignore").read_text().split()
+    for heavy in (".venv", ".git", "demo", "artifacts", "airflow_home"):
+        assert heavy in ignore, heavy
+    assert not (REPO / "docker" / "Dockerfile.dockerignore").exists()
+
+
+def test_demo_data_is_seeded_at_each_start_when_yesterday_is_missing(compose):
+    command = compose["services"]["minio-init"]["command"]
+    assert command[-2:] == ["/opt/airflow/project/docker/seed_s3.py", "--if-missing"], command
+    assert compose["services"]["minio-init"].get("restart", "no") == "no"
+
+
+def test_failure_notice_links_point_at_the_ui_and_outputs_are_readable(compose):
+    for name in AIRFLOW_SERVICES:
+        env = _env(compose["services"][name])
+        assert urlsplit(env["AIRFLOW__API__BASE_URL"]).port == 8080, name
+        assert env["MONITOR_FILE_MODE"] == "0644", name
 
 
 def test_compose_monitors_load_and_point_at_s3(monkeypatch):

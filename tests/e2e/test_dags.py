@@ -37,6 +37,8 @@ for dag_id, d in bag.dags.items():
         "retry_delay": {t.task_id: t.retry_delay.total_seconds() for t in d.tasks},
         "callback": all(t.on_failure_callback for t in d.tasks),
         "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in d.tasks},
+        "display": d.dag_display_name, "tags": sorted(d.tags), "doc": d.doc_md or "",
+        "description": d.description or "",
     }
 print("RESULT " + json.dumps({"dags": dags, "errors": bag.import_errors, "import_s": t1 - t0,
                               "parse_s": t2 - t1, "heavy": heavy}))
@@ -82,7 +84,10 @@ def test_one_dag_per_config_no_import_errors_and_quick_parse(tmp_path):
     assert d["downstream"]["deep_dive"] == [] and d["downstream"]["reevaluate_final"] == []
 
 
-def test_a_broken_config_is_an_import_error_naming_the_file_and_the_others_load(tmp_path):
+def test_a_broken_config_is_a_dag_of_its_own_and_never_an_import_error(tmp_path):
+    """Airflow 3.3 marks every DAG of a file stale when the file has an import error: a broken config
+    must not raise. It becomes a DAG of its own, named after the config, whose task fails with the
+    error (tests/e2e/test_airflow_isolation.py runs it through the dag-processor and the scheduler)."""
     folder = tmp_path / "monitors"
     write_config(folder, name="good_one")
     write_config(folder, name="good_two")
@@ -90,15 +95,49 @@ def test_a_broken_config_is_an_import_error_naming_the_file_and_the_others_load(
     bad.write_text((folder / "good_one.yaml").read_text().replace("name: good_one", "name: typo").replace("window_days:", "window_dayz:"))
     (folder / "not_yaml.yml").write_text("name: [unclosed\n")
     (folder / "zz_copy.yaml").write_text((folder / "good_two.yaml").read_text())  # a second `name: good_two`
+    (folder / "bad_schedule.yaml").write_text(
+        (folder / "good_one.yaml").read_text().replace("name: good_one", "name: bad_schedule").replace('schedule: "@daily"', 'schedule: "@fortnightly"'))
     res = fill_bag(tmp_path, folder)
-    assert sorted(res["dags"]) == ["drift_monitor__good_one", "drift_monitor__good_two"]
-    assert list(res["errors"]) == [str(DAGS / "drift_monitor.py")]
-    message = next(iter(res["errors"].values()))
-    print("\nimport error as Airflow records it:\n" + message)
-    assert "3 monitor config(s) failed to load" in message
-    assert str(bad) in message and "window_dayz" in message and "unknown key" in message
-    assert str(folder / "not_yaml.yml") in message and "not valid YAML" in message
-    assert str(folder / "zz_copy.yaml") in message and "already used" in message
+    assert res["errors"] == {}
+    assert sorted(res["dags"]) == [
+        "drift_monitor__bad_schedule", "drift_monitor__good_one", "drift_monitor__good_two",
+        "drift_monitor__not_yaml", "drift_monitor__typo", "drift_monitor__zz_copy",
+    ]
+    good = res["dags"]["drift_monitor__good_one"]
+    assert "config_error" not in good["tags"] and good["tasks"] == ["compute", "deep_dive", "notify", "reevaluate_final", "render", "resolve"]
+    for dag_id, path, words in [
+        ("drift_monitor__typo", bad, ["window_dayz", "unknown key"]),
+        ("drift_monitor__not_yaml", folder / "not_yaml.yml", ["not valid YAML"]),
+        ("drift_monitor__zz_copy", folder / "zz_copy.yaml", ["already used"]),
+        ("drift_monitor__bad_schedule", folder / "bad_schedule.yaml", ["@fortnightly"]),
+    ]:
+        d = res["dags"][dag_id]
+        assert d["tasks"] == ["config_error"] and d["retries"] == {"config_error": 0} and d["callback"], dag_id
+        assert "config_error" in d["tags"] and d["display"].endswith(": CONFIG ERROR"), d["display"]
+        assert str(path) in d["doc"] and all(w in d["doc"] for w in words), (dag_id, d["doc"])
+        assert d["description"].startswith("Config error: "), d["description"]
+    assert res["dags"]["drift_monitor__typo"]["display"] == "typo: CONFIG ERROR"
+    # the broken config keeps its schedule when it can be read: its nightly run fails loudly
+    assert res["dags"]["drift_monitor__typo"]["cron"] == "0 0 * * *"
+    print("\n" + res["dags"]["drift_monitor__typo"]["doc"])
+
+
+def test_a_worker_parsing_for_a_broken_config_builds_its_stand_in(tmp_path):
+    folder = tmp_path / "monitors"
+    write_config(folder, name="alpha")
+    (folder / "broken.yaml").write_text("name: broken\n")
+    res = fill_bag(tmp_path, folder, _AIRFLOW_PARSING_CONTEXT_DAG_ID="drift_monitor__broken")
+    assert list(res["dags"]) == ["drift_monitor__broken"] and res["errors"] == {}
+    assert res["dags"]["drift_monitor__broken"]["tasks"] == ["config_error"]
+
+
+def test_the_runbook_is_the_dag_doc(tmp_path):
+    folder = tmp_path / "monitors"
+    path = write_config(folder, name="car_loan")
+    doc = fill_bag(tmp_path, folder)["dags"]["drift_monitor__car_loan"]["doc"]
+    for words in ("monitors **the day before it**", f"drift-monitor run {path} --date", "airflow backfill create --dag-id drift_monitor__car_loan",
+                  "airflow dags trigger drift_monitor__car_loan -c", "index.html", "retried 2 times"):
+        assert words in doc, (words, doc)
 
 
 def test_a_worker_parsing_for_one_dag_builds_only_that_one(tmp_path):

@@ -85,7 +85,9 @@ def test_window_of_several_days(store):
 def test_phases_are_separate_and_idempotent(store):
     cfg = config(store)
     out = compute(cfg, DAY, RunOptions(as_of=DAY))
-    assert set(out) == {"date", "output_uri", "status", "alerts"}
+    assert set(out) == {"date", "output_uri", "status", "alerts", "inputs", "missing", "profile_cached", "alert_list"}
+    assert {i["role"] for i in out["inputs"]} == {"reference", "production", "labels"}
+    assert len(out["alert_list"]) == out["alerts"]
     json.dumps(out)  # XCom-safe
     uri = render(cfg, DAY)
     assert uri.endswith("date=2026-11-25/report.html")

@@ -224,7 +224,12 @@ def test_failure_notice():
     assert r.subject == "[FAILED] car_loan 2026-11-25: run could not complete in task load_production: StorageError: s3://b/p: <denied>"
     assert r.status == "failed" and r.images == {}
     assert "&lt;b&gt;raw&lt;/b&gt;" in r.html and "<b>raw</b>" not in r.html
-    assert "python -m monitor run CONFIG --date 2026-11-25" in r.html and "python -m monitor run CONFIG --date 2026-11-25" in r.text
+    # without a config path (the monitor's config did not load) the command says where it goes
+    assert "drift-monitor run CONFIG --date 2026-11-25" in r.html and "drift-monitor run CONFIG --date 2026-11-25" in r.text
+    r2 = render_failure(monitor="car_loan", date="2026-11-25", error="x", config_path="/srv/monitors/car_loan.yaml",
+                        links=[("Airflow run", "http://af/dags/d/runs/r")])
+    assert "drift-monitor run /srv/monitors/car_loan.yaml --date 2026-11-25" in r2.text
+    assert 'href="http://af/dags/d/runs/r"' in r2.html and "http://af/dags/d/runs/r" in r2.text
     assert "monitor_car_loan" in r.text
     assert render_failure(monitor="m", date=None, error="").subject.startswith("[FAILED] m: run could not complete")
 
