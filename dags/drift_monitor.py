@@ -70,7 +70,8 @@ the day.
 
 **Rerun a day**: *Trigger* with `date` = YYYY-MM-DD (outputs are replaced; the email is not sent
 again unless `resend` is on), or
-`airflow dags trigger {dag_id} -c '{{"date": "2026-03-25"}}'`. Without Airflow:
+`airflow dags trigger {dag_id} -c '{{"date": "2026-03-25"}}' --run-id date_2026-03-25__1` (a run id
+naming the day shows it in the run list). Without Airflow:
 `drift-monitor run {path} --date 2026-03-25`.
 
 **Backfill a range**: `airflow backfill create --dag-id {dag_id} --from-date A --to-date B --max-active-runs 1`

@@ -172,7 +172,7 @@ def rerun_commands(config_path: str, day: Optional[dt.date], dag_id: Optional[st
     if dag_id:
         conf = json.dumps({"date": date})
         out.append(("Airflow: a new run for this day (or press Clear on the failed task)",
-                    f"airflow dags trigger {dag_id} -c '{conf}'"))
+                    f"airflow dags trigger {dag_id} -c '{conf}' --run-id \"date_{date}__$(date -u +%Y%m%dT%H%M%S)\""))
     out.append(("Without Airflow, on a machine with the package", f"drift-monitor run {config_path} --date {date}"))
     return out
 

@@ -89,7 +89,7 @@ def test_backfill_three_days_with_a_real_scheduler(tmp_path):
         port = free_port()
         env = airflow_env(
             tmp_path / "home", s3_endpoint=endpoint, smtp_port=smtp_port, config_dir=monitors,
-            AIRFLOW_PORT=str(port), SKIP_DEMO="1", UNPAUSE="1",
+            AIRFLOW_PORT=str(port), VENV=str(BIN.parent), SKIP_DEMO="1", UNPAUSE="1",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
             # a quick dag-processor loop, so the DAG is in the DB soon after start
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5", AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
@@ -133,7 +133,8 @@ def test_backfill_three_days_with_a_real_scheduler(tmp_path):
             runs = wait_for("three successful backfill runs", finished, 900, every=5, proc=proc, log=log)
             print(f"backfill of 3 days: {time.perf_counter() - t:.1f} s")
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:

@@ -41,7 +41,7 @@ def test_the_notice_links_the_run_and_log_names_the_commands_and_attaches_nothin
         assert run_url in body and run_url + "/tasks/compute" in body
         assert f"drift-monitor run {path} --date 2026-03-25" in body
         assert "CONFIG" not in body and "YYYY-MM-DD" not in body
-    assert """airflow dags trigger drift_monitor__car_loan -c '{"date": "2026-03-25"}'""" in text
+    assert """airflow dags trigger drift_monitor__car_loan -c '{"date": "2026-03-25"}' --run-id "date_2026-03-25__""" in text
     assert f'href="{run_url}"' in html
 
 

@@ -128,6 +128,7 @@ def test_links_to_the_run_and_the_task_log():
 def test_rerun_commands_name_the_real_config_and_date():
     cmds = dict(runtime.rerun_commands("/srv/monitors/car_loan.yaml", dt.date(2026, 3, 25), "drift_monitor__car_loan"))
     assert list(cmds.values()) == [
-        """airflow dags trigger drift_monitor__car_loan -c '{"date": "2026-03-25"}'""",
+        """airflow dags trigger drift_monitor__car_loan -c '{"date": "2026-03-25"}' """
+        '--run-id "date_2026-03-25__$(date -u +%Y%m%dT%H%M%S)"',
         "drift-monitor run /srv/monitors/car_loan.yaml --date 2026-03-25",
     ]
