@@ -168,8 +168,8 @@ class MultivariateConfig(_Model):
 
     enabled: bool = True
     threshold: float = Field(0.55, gt=0.5, lt=1)  # drifted when the AUC's lower 95% bound is above this
-    max_rows: int = Field(5000, ge=100, le=1_000_000)  # rows sampled per side (bounds the cost)
-    folds: int = Field(5, ge=2, le=20)
+    max_rows: int = Field(2500, ge=100, le=1_000_000)  # rows sampled per side (bounds the cost)
+    folds: int = Field(3, ge=2, le=20)
     top: int = Field(5, ge=1, le=100)  # columns listed as the ones the classifier leans on
     predictions: bool = True  # include the model's outputs (score, prediction) next to the features
     seed: int = Field(0, ge=0, le=2**32 - 1)
