@@ -16,7 +16,9 @@ partition never makes "dataset drift".
 
 from __future__ import annotations
 
+import importlib
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Optional
@@ -82,6 +84,10 @@ def detect_drift(
     if bad:
         raise DataError(f"drift: roles must be one of {ROLES}, got {bad}")
     todo, skipped = _columns_to_test(profile, current, config, roles)
+    classifier = config.multivariate.enabled and profile.sample is not None
+    if classifier:  # scikit-learn takes seconds to import: do it while the columns are sorted
+        prefetch = threading.Thread(target=importlib.import_module, args=("sklearn.ensemble",), daemon=True)
+        prefetch.start()
     raws = _map(lambda item: _safe_column_drift(profile.columns[item[0]], current[item[0]], item[1], config), todo,
                 config.workers)
     result = _verdicts(raws, config, skipped)
@@ -89,7 +95,8 @@ def detect_drift(
     if newest_day is not None and config.newest_day.enabled:
         day = newest_day_drift(profile, newest_day, [c for c, r in todo if r != "target"], config)
     mv = None
-    if config.multivariate.enabled and profile.sample is not None:
+    if classifier:
+        prefetch.join()
         cols = [c for c, r in todo if r == "feature" or (r == "prediction" and config.multivariate.predictions)]
         mv = multivariate_drift(profile, current, cols, config)
     return replace(result, newest_day=day, multivariate=mv)
