@@ -126,7 +126,33 @@ def drift_section(drift: Optional[Drift], images: dict[str, bytes], chart: Optio
         "n_drifted": drift.n_drifted if drift.n_drifted is not None else sum(v.drifted for v in drift.features.values()),
         "share": fmt_pct(drift.share_drifted, 0) if drift.share_drifted is not None else None,
         "dataset_drift": drift.dataset_drift, "n_charts": sum(1 for r in rows if r["cid"]),
+        "beside": [line for line in (_joint_line(drift), _newest_day_line(drift)) if line],
     }
+
+
+def _joint_line(drift: Drift) -> Optional[str]:
+    """The domain classifier next to the per-column verdicts."""
+    mv = drift.multivariate
+    if mv is None:
+        return None
+    if mv.statistic is None:
+        return f"Joint distribution (domain classifier): not judged ({mv.note or mv.verdict or 'not computed'})."
+    auc = f"ROC AUC {fmt_num(mv.statistic)} (95% CI {fmt_num(mv.ci_low)}-{fmt_num(mv.ci_high)})"
+    if not mv.drifted:
+        return f"Joint distribution (domain classifier): no change, {auc}."
+    lean = [t.column for t in mv.top_features[:3] if t.column]
+    return (f"Joint distribution (domain classifier): changed, {auc} above {fmt_num(mv.threshold)}"
+            f"{'; it leans on ' + ', '.join(lean) if lean else ''}.")
+
+
+def _newest_day_line(drift: Drift) -> Optional[str]:
+    nd = drift.newest_day
+    if nd is None or nd.date is None:
+        return None
+    if nd.note:
+        return f"Newest day {nd.date} on its own: {nd.note}."
+    shifted = ", ".join(nd.drifted)
+    return f"Newest day {nd.date} on its own ({nd.rows} rows): {'shifted: ' + shifted if shifted else 'no shift'}."
 
 
 def quality_section(q: Optional[Quality]) -> Optional[dict[str, Any]]:

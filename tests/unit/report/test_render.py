@@ -299,3 +299,20 @@ def test_cohort_explained_by_another_is_not_counted_as_its_own_regression():
     assert "1 of 2 regressed" in r.text
     assert "30 (75%)" in r.text and "50 (83%)" in r.text
     assert "explained by its overlap with salary=low" in r.text
+
+
+def test_joint_and_newest_day_drift_are_shown_beside_the_columns(alert, history):
+    m = copy.deepcopy(alert)
+    m["drift"]["multivariate"] = {"method": "domain_classifier", "statistic": 0.81, "ci_low": 0.79, "ci_high": 0.83,
+                                  "threshold": 0.55, "drifted": True,
+                                  "top_features": [{"column": "income", "importance": 0.3}, {"column": "salary_range", "importance": 0.2}]}
+    m["drift"]["newest_day"] = {"date": "2026-11-25", "rows": 165, "drifted": ["income"], "features": {}}
+    r = render_report(m, history=history, provenance=PROVENANCE)
+    for body in (_visible_text(r.html), r.text):
+        assert "Joint distribution (domain classifier): changed, ROC AUC 0.81" in body and "leans on income, salary_range" in body
+        assert "Newest day 2026-11-25 on its own (165 rows): shifted: income" in body
+    m["drift"]["multivariate"].update(statistic=0.5, ci_low=0.48, ci_high=0.52, drifted=False, top_features=[])
+    m["drift"]["newest_day"].update(drifted=[])
+    r = render_report(m, history=history, provenance=PROVENANCE)
+    assert "Joint distribution (domain classifier): no change" in r.text and "changed" not in r.text.split("Joint")[1][:40]
+    assert "(165 rows): no shift" in r.text
