@@ -57,7 +57,7 @@ def main() -> None:
     c0, t0 = time.process_time(), time.perf_counter()
     perf = evaluate_performance(cur, base, model, METRICS, cfg, final=True)
     c1, t1 = time.process_time(), time.perf_counter()
-    coh = evaluate_cohorts(cur, base, model, METRICS, cohorts, cfg)
+    coh = evaluate_cohorts(cur, base, model, METRICS, cohorts, cfg, prepared=perf.prepared)  # as the run does
     c2, t2 = time.process_time(), time.perf_counter()
     n_cohorts = len(coh.cohorts)
     print(f"rows={args.rows:,} baseline={args.baseline_rows:,} metrics={len(METRICS)} cohorts={n_cohorts} bootstrap={args.bootstrap}")

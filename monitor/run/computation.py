@@ -171,8 +171,10 @@ class CohortStage:
 
         cfg = ctx.cfg
         cats = [c for c, k in ctx.features.items() if k == "categorical"]
+        perf = done.get("performance")
         return evaluate_cohorts(
-            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.cohorts, cfg.performance, categorical_features=cats
+            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.cohorts, cfg.performance, categorical_features=cats,
+            prepared=perf.prepared if perf is not None else None,
         )
 
 

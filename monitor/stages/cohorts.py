@@ -264,7 +264,10 @@ def evaluate_cohorts(
     cohorts: list[CohortConfig],
     config: PerformanceConfig,
     categorical_features: Optional[list[str]] = None,
+    *,
+    prepared: Optional[tuple[Prepared, Prepared]] = None,
 ) -> CohortsResult:
+    """Cohort bias per cohort and metric; `prepared` reuses the performance stage's encoded rows."""
     parts, errors = cohort_partitions(
         current, baseline, cohorts, all_categorical=config.all_categorical_cohorts, categorical_features=categorical_features
     )
@@ -272,7 +275,7 @@ def evaluate_cohorts(
         return CohortsResult((), tuple(errors))
     task = task_for(model)
     specs = task.resolve(metrics)
-    cur, base, _ = task.prepare_pair(current, baseline)
+    cur, base = prepared if prepared is not None else task.prepare_pair(current, baseline)[:2]
     cells = task.n_cells(cur.classes)
     ctx = _Context(task, specs, cur, base, cells, summarize(cur, specs, cells)[0], summarize(base, specs, cells)[0], task.spread(base), config)
     results: list[dict] = []

@@ -106,33 +106,58 @@ def _binary(
         return {}, [f"no performance estimate: score column {task.model.score!r} is not in the window"]
     pred_all = task.predictions(current, s_all)
     ok = np.isfinite(s_all) & np.isfinite(pred_all)
-    s, pred = s_all[ok], pred_all[ok]
+    s, pred = s_all[ok], pred_all[ok].astype(np.int8)
+    del s_all, pred_all
     if s.size == 0:
         return {}, ["no performance estimate: no scored rows in the window"]
-    p = fit_calibrator(base.score, base.y.astype(float))(s)
-    sc = np.clip(s, EPS, 1 - EPS)
-    fine_bin, fine_k = score_bins(s, None)
-
-    def cells(max_bins: int) -> dict[str, Any]:
-        b, k = coarsen(fine_bin, fine_k, max_bins)
-        idx = b * 2 + pred.astype(int)
-
-        def agg(w: Optional[np.ndarray]) -> np.ndarray:
-            return np.bincount(idx, weights=w, minlength=2 * k).astype(float)
-
-        return dict(
-            k=k, n=agg(None), mu=agg(p), var=agg(p * (1 - p)), ll_pos=agg(p * -np.log(sc)), ll_neg=agg((1 - p) * -np.log1p(-sc)),
-            br_pos=agg(p * (1 - s) ** 2), br_neg=agg((1 - p) * s**2),
-        )
-
-    fine = cells(CBPE_BINS)
+    fine = _binary_cells(s, pred, fit_calibrator(base.score, base.y.astype(float)))
     point = _binary_metrics(fine, fine["mu"])
     sims = None
     if n_boot > 0:
-        coarse = cells(SIM_BINS)
+        coarse = _merge_cells(fine, SIM_BINS)
         z = np.random.default_rng(seed + 104729).standard_normal((n_boot, coarse["n"].size))
         sims = _binary_metrics(coarse, np.clip(coarse["mu"] + np.sqrt(coarse["var"]) * z, 0, coarse["n"]))
     return _rows(point, sims, wanted, confidence), []
+
+
+def _binary_cells(s: np.ndarray, pred: np.ndarray, calibrate: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+    """Per (score bin, prediction) cell: rows and the sums the estimates need, in one pass over the rows.
+
+    Each per-row quantity is built in place in one scratch array (a few arrays of n floats at most).
+    """
+    b, k = score_bins(s, None)
+    b, k = coarsen(b, k, CBPE_BINS)
+    idx = b.astype(np.int32) * 2
+    idx += pred
+    del b
+    p = calibrate(s)
+    q = np.subtract(1.0, p)
+    sc = np.clip(s, EPS, 1 - EPS)
+    t = np.empty_like(s)
+
+    def agg(w: Optional[np.ndarray]) -> np.ndarray:
+        return np.bincount(idx, weights=w, minlength=2 * k).astype(float)
+
+    out: dict[str, Any] = {"k": k, "n": agg(None), "mu": agg(p), "var": agg(np.multiply(p, q, out=t))}
+    out["ll_pos"] = agg(np.multiply(p, np.negative(np.log(sc, out=t), out=t), out=t))  # p * -log(s)
+    out["ll_neg"] = agg(np.multiply(q, np.negative(np.log1p(np.negative(sc, out=t), out=t), out=t), out=t))  # (1-p) * -log1p(-s)
+    out["br_pos"] = agg(np.multiply(p, np.square(np.subtract(1, s, out=t), out=t), out=t))  # p * (1 - s)^2
+    out["br_neg"] = agg(np.multiply(q, np.square(s, out=t), out=t))  # (1 - p) * s^2
+    return out
+
+
+def _merge_cells(c: dict[str, Any], bins: int) -> dict[str, Any]:
+    """The same cells merged by score rank into at most `bins` score bins (for the simulated intervals)."""
+    k = c["k"]
+    if k <= bins:
+        return c
+    cell = np.arange(2 * k)
+    to = (cell // 2) * bins // k * 2 + cell % 2
+    out: dict[str, Any] = {"k": bins}
+    for key, v in c.items():
+        if key != "k":
+            out[key] = np.bincount(to, weights=v, minlength=2 * bins)
+    return out
 
 
 def _binary_metrics(c: dict[str, Any], pos: np.ndarray) -> dict[str, Any]:

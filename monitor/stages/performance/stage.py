@@ -12,7 +12,7 @@ CBPE estimate on every row (cbpe.py), kept apart from the realized figures.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import pandas as pd
@@ -23,7 +23,7 @@ from monitor.jsonutil import to_jsonable
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.cbpe import cbpe
 from monitor.stages.performance.summary import MetricEstimate, estimate, summarize
-from monitor.stages.performance.tasks import Task, task_for
+from monitor.stages.performance.tasks import Prepared, Task, task_for
 
 __all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "materiality", "TOO_FEW_LABELS"]
 
@@ -107,6 +107,8 @@ class PerformanceResult:
     notes: tuple = ()
     min_labelled: int = 0
     shared: tuple = ()  # regressed metrics on which no cohort stands out (set by with_cohorts)
+    # the encoded rows (window, baseline), for the cohort stage to reuse; not part of the document
+    prepared: Optional[tuple[Prepared, Prepared]] = field(default=None, repr=False, compare=False)
 
     @property
     def label_coverage(self) -> float:
@@ -213,7 +215,9 @@ def evaluate_performance(
         e["delta"] = e["value"] - e["baseline"] if (e["value"] is not None and e["baseline"] is not None) else None
         if r and r["value"] is not None and e["value"] is not None:
             estimation_error[name] = r["value"] - e["value"]
-    return PerformanceResult(len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled)
+    return PerformanceResult(
+        len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled, prepared=(cur, base)
+    )
 
 
 def _gap(human: Optional[float], value: Optional[float], direction: int) -> Optional[float]:
