@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import ModelConfig, QualityConfig
-from monitor.stages.quality.checks import check_quality
+from monitor.stages.quality import check_quality
 
 DAY = dt.date(2024, 5, 1)
 

@@ -203,7 +203,7 @@ QUALITY_CHECK_GROUPS: dict[str, tuple[str, ...]] = {
     "schema": ("missing_columns", "added_columns", "renamed_columns", "type_changed"),
     "values": ("null_rate", "out_of_range", "unseen_categories", "duplicate_ids", "timestamp_window"),
     "predictions": ("score_invalid", "score_range", "constant_prediction", "positive_rate", "prediction_score_mismatch"),
-    "labels": ("label_coverage", "orphan_labels", "label_values"),
+    "labels": ("label_coverage", "labels_due", "orphan_labels", "label_values"),
 }
 
 
@@ -237,6 +237,8 @@ class QualityConfig(_Model):
     positive_rate_z: float = Field(4.0, ge=0, le=1000)  # and the change must be this many standard errors
     prediction_mismatch_share: float = Field(0.01, ge=0, le=1)  # prediction vs score >= model.threshold
     min_label_coverage: float = Field(0.0, ge=0, le=1)
+    labels_due_coverage: float = Field(0.5, ge=0, le=1)  # a day past labels.delay_days with fewer labelled rows alerts
+    significance_z: float = Field(4.0, ge=0)  # a rate must exceed the reference's (or history's) by this many standard errors
     orphan_label_share: float = Field(0.05, ge=0, le=1)  # labels matching no prediction id
     unknown_label_share: float = Field(0.0, ge=0, le=1)  # label values outside the training classes
     rename_similarity: float = Field(0.8, gt=0, le=1)  # name similarity for a missing+added pair to look renamed

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from monitor.config import MonitorConfig
 from monitor.errors import BucketNotFoundError, DataError, NotFoundError
 from monitor.io.columns import concat
+from monitor.io.labels import join_labels, labels_due, labels_partitioned, read_labels
 from monitor.io.storage import ObjectInfo, S3Storage, Storage, format_uri, read_tables, storage_for
 
 __all__ = ["Inputs", "read_inputs", "window_dates", "join_labels"]
@@ -39,10 +40,11 @@ class Inputs:
     objects: list[dict]
     label_errors: list[str]
     reference_identity: str
+    labels_partitioned: bool = True  # labels written per date like the predictions (orphans mean something)
+    labels_due: Optional[dict] = None  # label coverage of the day whose labels are due (see io.labels)
 
 
 def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> Inputs:
-    import pandas as pd
 
     objects: list[dict] = []
 
@@ -101,66 +103,22 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     else:
         current = reference.iloc[0:0].copy()
 
-    # Delayed labels, from their own location, joined on the id.
+    # Delayed labels, from their own location, joined on the id; and the day whose labels are due.
     labels = None
     label_errors: list[str] = []
+    due = None
     if cfg.labels:
-        lab_frames = []
-        for d in window_dates(day, cfg.window_days):
-            for template in cfg.labels.uris:
-                uri = format_uri(template, d)
-                try:
-                    df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.labels.format, csv_options=cfg.labels.csv_options)
-                    record("labels", objs, len(df))
-                    lab_frames.append(df)
-                except BucketNotFoundError as exc:
-                    label_errors.append(str(exc))
-                except NotFoundError:
-                    pass  # labels not arrived yet for that day
-                except DataError as exc:
-                    label_errors.append(str(exc))
-        labels = concat(lab_frames) if lab_frames else pd.DataFrame(columns=[*cfg.labels.join_on, cfg.model.target])
+        window = window_dates(day, cfg.window_days)
+        labels = read_labels(cfg, window, s3, record, label_errors)
         current = join_labels(cfg, current, labels, label_errors)
+        due = labels_due(cfg, day, window, current, labels, s3, record)
     elif cfg.model.target not in current.columns:
         current = current.assign(**{cfg.model.target: float("nan")})
 
-    return Inputs(current, reference, baseline, labels, partitions, objects, label_errors, "|".join(ref_ids))
+    return Inputs(current, reference, baseline, labels, partitions, objects, label_errors, "|".join(ref_ids),
+                  labels_partitioned=labels_partitioned(cfg), labels_due=due)
 
 
 def _source_name(template: str) -> str:
     base = template.split("{", 1)[0].rstrip("/=")
     return base.rsplit("/", 2)[-2] if base.count("/") >= 2 else base
-
-
-def join_labels(cfg: MonitorConfig, current: Any, labels: Any, errors: list[str]) -> Any:
-    assert cfg.labels is not None
-    target, keys = cfg.model.target, cfg.labels.join_on
-    missing = [k for k in [*keys, target] if k not in labels.columns]
-    if missing and len(labels):
-        errors.append(f"labels: columns {missing} not found (have {list(labels.columns)[:10]}); set labels.join_on / model.target")
-        return current.assign(**{target: float("nan")}) if target not in current.columns else current
-    absent = [k for k in keys if k not in current.columns]
-    if absent:
-        errors.append(f"labels: join column(s) {absent} not in the production data; set labels.join_on")
-        return current.assign(**{target: float("nan")})
-    lab = labels[[*keys, target]].dropna(subset=[target]).drop_duplicates(keys, keep="last")
-    cur = current.drop(columns=[target]) if target in current.columns else current
-    for k in keys:  # ids written by two systems often differ in type (int vs str)
-        if lab[k].dtype != cur[k].dtype:
-            lab = lab.assign(**{k: lab[k].astype(str)})
-            cur = cur.assign(**{k: cur[k].astype(str)})
-    # Look the target up by key instead of merging: a merge copies every column of the window
-    # (10M x 30: +2.2 GiB); this adds one column. Keys are unique in `lab` (drop_duplicates above).
-    import numpy as np
-    import pandas as pd
-
-    if len(keys) == 1:
-        pos = pd.Index(lab[keys[0]]).get_indexer(cur[keys[0]])
-    else:
-        pos = pd.MultiIndex.from_frame(lab[keys]).get_indexer(pd.MultiIndex.from_frame(cur[keys]))
-    found = pos >= 0
-    if not len(lab):  # no label has arrived yet for this window
-        return cur.assign(**{target: np.full(len(cur), np.nan)})
-    values = lab[target].to_numpy()
-    col = pd.Series(values.take(np.where(found, pos, 0)), index=cur.index).where(found)
-    return cur.assign(**{target: col})

@@ -82,7 +82,7 @@ class QualityStage:
         return True
 
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
-        from monitor.stages.quality.checks import check_quality
+        from monitor.stages.quality import check_quality
 
         ref_days = _reference_days(ctx.cfg, ctx.reference)
         return check_quality(
@@ -90,6 +90,7 @@ class QualityStage:
             window_start=ctx.window[0], window_end=ctx.window[-1], partitions=ctx.inputs.partitions,
             history=ctx.history, labels=ctx.inputs.labels,
             reference_daily_rows=(len(ctx.reference) / ref_days) if ref_days else None,
+            labels_partitioned=ctx.inputs.labels_partitioned, labels_due=ctx.inputs.labels_due,
         )
 
 
@@ -254,7 +255,7 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
     q = done["quality"] = runner.run(QualityStage(), ctx, done)
     if q is not None and ctx.has_data:
         # The run continues on the columns it can use: retyped columns converted back, unusable ones dropped.
-        from monitor.stages.quality.checks import coerce_types
+        from monitor.stages.quality import coerce_types
 
         features = {c: k for c, k in ctx.features.items() if c in q.usable_features} if q.usable_features else ctx.features
         ctx = replace(ctx, current=coerce_types(ctx.current, q), features=features)

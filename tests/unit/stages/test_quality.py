@@ -12,7 +12,7 @@ import pytest
 from monitor.alerts import Alert
 from monitor.config import ModelConfig, QualityConfig, parse_config
 from monitor.errors import ConfigError, DataError
-from monitor.stages.quality.checks import QualityResult, check_quality, coerce_types
+from monitor.stages.quality import QualityResult, check_quality, coerce_types
 
 DAY = dt.date(2024, 5, 1)
 MODEL = ModelConfig(

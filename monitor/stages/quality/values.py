@@ -1,0 +1,277 @@
+"""Values against the reference: each feature's profile (null rate, usable or not), and the checks
+`null_rate`, `out_of_range`, `unseen_categories`, `duplicate_ids` and `timestamp_window`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
+from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _rows, _why
+from monitor.stages.quality.context import Context, SchemaAnalysis
+from monitor.stages.quality.result import Finding
+
+__all__: list[str] = []  # internal to the quality package
+
+
+def profile_columns(
+    current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], schema: SchemaAnalysis
+) -> tuple[dict[str, dict], dict[str, str], list[Finding]]:
+    """Every feature's profile (the `columns` section before the checks add to it), the usable
+    features (present, not all-null, of the training type or converted to it), and a finding
+    for each column that could not be profiled."""
+    columns: dict[str, dict] = {}
+    usable: dict[str, str] = {}
+    out: list[Finding] = []
+    for col, kind in features.items():
+        try:
+            columns[col] = _profile(col, kind, current, reference, schema)
+        except Exception as exc:  # noqa: BLE001 - one unreadable column must not sink the others
+            columns[col] = {**_blank(col, kind, current, reference), "note": f"could not be checked: {type(exc).__name__}"}
+            msg = f"`{col}` could not be checked ({_why(exc)}), so it is left out of this run"
+            out.append(Finding("values", col, "warning", msg))
+        if columns[col]["usable"]:
+            usable[col] = kind
+    return columns, usable, out
+
+
+def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "dtype": str(current[col].dtype) if col in current.columns else None,
+        "dtype_reference": str(reference[col].dtype) if col in reference.columns else None,
+        "null_rate": None,
+        "null_rate_reference": None,
+        "out_of_range_share": None,
+        "unseen_share": None,
+        "unseen_examples": [],
+        "usable": False,
+    }
+
+
+def _profile(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, schema: SchemaAnalysis) -> dict:
+    info = _blank(col, kind, current, reference)
+    if col not in current.columns:
+        info["note"] = "missing"
+        return info
+    ref = reference[col] if col in reference.columns else None
+    if ref is not None and len(reference):
+        info["null_rate_reference"] = float(ref.isna().mean())
+    if len(current) == 0:
+        info["usable"] = True
+        return info
+    done = schema.coercions.get(col)
+    cur = done[1] if done is not None else current[col]
+    null_rate = float(cur.isna().mean())  # after conversion: unparseable values count as nulls
+    info["null_rate"] = null_rate
+    rk, ck = schema.kinds.get(col, (None, None))
+    type_ok = rk is None or ck is None or _compatible(rk, ck) or done is not None
+    if null_rate == 1.0:
+        info["note"] = "all null"
+    elif ref is not None and len(reference) and ref.notna().sum() == 0:
+        info["note"] = "all null in the reference"
+    elif not type_ok:
+        info["note"] = "type changed"
+    else:
+        info["usable"] = True
+    info["_checkable"] = ref is not None and len(reference) > 0 and null_rate < 1.0 and type_ok
+    return info
+
+
+def _checkable(ctx: Context, kind: str) -> list[str]:
+    """Features of this kind whose values can be compared with the reference's."""
+    return [c for c, info in ctx.columns.items() if info.get("_checkable") and ctx.features.get(c) == kind]
+
+
+def check_null_rate(ctx: Context) -> tuple[dict, list[Finding]]:
+    """More nulls than the reference by the tolerance AND by more than sampling noise at today's rows."""
+    out = []
+    n, n_ref = ctx.n, len(ctx.reference)
+    for col, info in ctx.columns.items():
+        null_rate, ref_null = info.get("null_rate"), info.get("null_rate_reference")
+        if null_rate is None:
+            continue
+        increase = null_rate - (ref_null if ref_null is not None else 0.0)
+        newly_all_null = null_rate == 1.0 and (ref_null is None or ref_null < 1.0)  # all-null in training too is no news
+        above = ref_null is not None and _excess(
+            null_rate * n, n, ref_null * n_ref, n_ref, ctx.config.null_rate_tolerance, ctx.config.significance_z
+        )[0]
+        if not (newly_all_null or above):
+            continue
+        critical = null_rate == 1.0 or increase >= ctx.config.null_rate_critical
+        against = f"vs {_pct(ref_null)} in training" if ref_null is not None else "(no reference to compare)"
+        head = f"`{col}`: all {_rows(n)} are null today" if null_rate == 1.0 else f"`{col}`: {_pct(null_rate)} nulls today"
+        out.append(Finding("null_rate", col, "critical" if critical else "warning", f"{head} {against}", null_rate,
+                           (ref_null or 0.0) + ctx.config.null_rate_tolerance))
+    return {}, out
+
+
+def check_out_of_range(ctx: Context) -> tuple[dict, list[Finding]]:
+    """Numbers outside the training range [min, max]."""
+    columns: dict[str, dict] = {}
+    out = []
+    for col in _checkable(ctx, "numerical"):
+        values = ctx.col(col).dropna()
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        rv = pd.to_numeric(ctx.reference[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        rv = rv[np.isfinite(rv)]
+        if len(rv) == 0 or len(values) == 0:
+            continue
+        lo, hi = float(rv.min()), float(rv.max())
+        x = values.to_numpy(dtype=float, na_value=np.nan)
+        outside = (x < lo) | (x > hi)  # +-inf count as outside
+        share = float(outside.mean())
+        columns[col] = {"out_of_range_share": share, "reference_range": [lo, hi]}
+        if share <= ctx.config.out_of_range_share:
+            continue
+        extreme = ([f"min today {_num(float(np.min(x)))}"] if (x < lo).any() else []) + (
+            [f"max today {_num(float(np.max(x)))}"] if (x > hi).any() else [])
+        severity = "critical" if share >= ctx.config.out_of_range_critical else "warning"
+        msg = f"`{col}`: {_pct(share)} of values outside the training range [{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})"
+        out.append(Finding("out_of_range", col, severity, msg, share, ctx.config.out_of_range_share))
+    return columns, out
+
+
+def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
+    """Categories never seen in training, beyond what the reference's own rare values predict."""
+    columns: dict[str, dict] = {}
+    out = []
+    k = ctx.config.examples
+    for col in _checkable(ctx, "categorical"):
+        values = ctx.col(col).dropna()
+        if not len(values):
+            continue
+        ref_counts = ctx.reference[col].dropna().value_counts()
+        unseen_mask = ~values.isin(ref_counts.index)
+        share = float(unseen_mask.mean())
+        # Good-Turing: the share of reference rows whose category occurs once is what a new sample
+        # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
+        singletons = int((ref_counts == 1).sum())
+        info: dict[str, Any] = {"unseen_share": share, "unseen_share_expected": singletons / max(int(ref_counts.sum()), 1)}
+        if share > 0:
+            info["unseen_examples"] = [_plain(v) for v in values[unseen_mask].value_counts().index[:k]]
+        columns[col] = info
+        alert, _ = _excess(int(unseen_mask.sum()), len(values), singletons, int(ref_counts.sum()),
+                           ctx.config.unseen_category_share, ctx.config.significance_z)
+        if not alert:
+            continue
+        severity = "critical" if share >= ctx.config.unseen_category_critical else "warning"
+        msg = (
+            f"`{col}`: {_pct(share)} of values ({_rows(int(unseen_mask.sum()))}) are categories never seen in training, "
+            f"e.g. {_examples(info['unseen_examples'], k)}"
+        )
+        out.append(Finding("unseen_categories", col, severity, msg, share, ctx.config.unseen_category_share))
+    return columns, out
+
+
+def _duplicate_rows(ids: pd.Series) -> int:
+    present = ids.dropna()
+    return int(present.duplicated(keep=False).sum())
+
+
+def check_ids(ctx: Context) -> tuple[dict, list[Finding]]:
+    """Duplicated ids, against the reference's own rate when its ids repeat."""
+    current, model, config, reference = ctx.current, ctx.model, ctx.config, ctx.reference
+    if not model.id or model.id not in current.columns or len(current) == 0:
+        return {}, []
+    col = model.id
+    ids = current[col]
+    null_ids = int(ids.isna().sum())
+    present = ids.dropna()
+    dup_mask = present.duplicated(keep=False)
+    dup_rows = int(dup_mask.sum())
+    dups = present[dup_mask]
+    dup_ids = int(dups.nunique())
+    share = dup_rows / len(current)
+    info = {"column": col, "null": null_ids, "duplicate_rows": dup_rows, "duplicate_ids": dup_ids, "duplicate_share": share,
+            "duplicate_examples": [_plain(v) for v in pd.unique(dups)[: config.examples]]}
+    # Against the reference's own duplicate rate when its ids repeat (a log keyed by customer);
+    # otherwise ids are unique by contract and any duplicate counts.
+    ref_dups, ref_n = (
+        (_duplicate_rows(reference[col]), len(reference)) if col in reference.columns else (0, 0)
+    )
+    info["duplicate_share_reference"] = ref_dups / ref_n if ref_n else None
+    alert, _ = _excess(dup_rows, len(current), ref_dups, ref_n if ref_dups else 0, config.duplicate_id_share, config.significance_z)
+    out = []
+    if dup_rows and alert:
+        out.append(
+            Finding(
+                "duplicate_ids",
+                col,
+                "warning",
+                f"`{col}`: {_rows(dup_rows)} ({_pct(share)}) share {_count(dup_ids, 'duplicated id')}, "
+                f"e.g. {_examples(info['duplicate_examples'], config.examples)}",
+                share,
+                config.duplicate_id_share,
+            )
+        )
+    return info, out
+
+
+def _usual_outside_share(history: list[dict], runs: int) -> tuple[Optional[float], int]:
+    """The median share of rows stamped outside their window over the last runs (late events
+    written into the next day's partition are normal for some pipelines), and how many runs."""
+    shares = []
+    for h in (history or [])[-runs:]:
+        try:
+            v = float(h["quality"]["timestamps"]["outside_share"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            shares.append(v)
+    return (float(np.median(shares)), len(shares)) if shares else (None, 0)
+
+
+def check_timestamps(ctx: Context) -> tuple[dict, list[Finding]]:
+    """Rows stamped outside the window, beyond the share usual for this pipeline."""
+    current, model, config, start, end = ctx.current, ctx.model, ctx.config, ctx.window_start, ctx.window_end
+    if not model.timestamp or model.timestamp not in current.columns or len(current) == 0:
+        return {}, []
+    col = model.timestamp
+    raw = current[col]
+    t = _to_utc_naive(raw)
+    lo = pd.Timestamp(start)
+    hi = pd.Timestamp(end) + pd.Timedelta(days=1)
+    unparsed = int((t.isna() & raw.notna()).sum())
+    ok = t.dropna()
+    before, after = int((ok < lo).sum()), int((ok >= hi).sum())
+    n = len(current)
+    share = (before + after) / n
+    info = {
+        "column": col,
+        "window": [start.isoformat(), end.isoformat()],
+        "outside_rows": before + after,
+        "outside_share": share,
+        "before": before,
+        "after": after,
+        "unparseable": unparsed,
+        "min": str(ok.min()) if len(ok) else None,
+        "max": str(ok.max()) if len(ok) else None,
+    }
+    usual, runs = _usual_outside_share(ctx.history, config.volume_history_runs)
+    if runs < config.volume_min_history:
+        usual = None
+    info["outside_share_usual"] = usual
+    limit = (usual or 0.0) + config.timestamp_outside_share
+    out = []
+    span = start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
+    if share > limit:
+        parts = ([f"{_num(before)} before, earliest {ok.min()}"] if before else []) + (
+            [f"{_num(after)} after, latest {ok.max()}"] if after else [])
+        msg = (
+            f"`{col}`: {_pct(share)} of rows ({_num(before + after)}) are stamped outside the window {span} "
+            f"({'; '.join(parts)})" + (f"; usually {_pct(usual)}" if usual else "")
+        )
+        out.append(Finding("timestamp_window", col, "warning", msg, share, limit))
+    if unparsed and unparsed / n > config.timestamp_outside_share:
+        bad = raw[t.isna() & raw.notna()].head(config.examples)
+        msg = (
+            f"`{col}`: {_pct(unparsed / n)} of rows ({_num(unparsed)}) have a timestamp that cannot be read, "
+            f"e.g. {_examples(bad, config.examples)}"
+        )
+        out.append(Finding("timestamp_window", f"{col}:unparseable", "warning", msg, unparsed / n, config.timestamp_outside_share))
+    return info, out
