@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import parse_config
+from monitor.run.context import RunOptions
 from monitor.run.phases import run
 
 DAY = dt.date(2026, 11, 25)
@@ -74,7 +75,7 @@ def label_reads(tmp_path) -> list[str]:
 
 def test_an_undated_labels_table_is_read_once_and_raises_no_orphans(tmp_path):
     store(tmp_path, undated=True)
-    res = run(config(tmp_path, undated=True, window_days=5), DAY, send_email=False)
+    res = run(config(tmp_path, undated=True, window_days=5), DAY, RunOptions(send_email=False))
     reads = label_reads(tmp_path)
     assert len(reads) == 1 and reads[0].endswith("all.csv"), reads
     assert res.metrics["quality"]["labels"]["label_rows"] == 8 * 200  # once, not once per window day
@@ -87,7 +88,7 @@ def test_dated_labels_still_report_orphans(tmp_path):
     lab = tmp_path / "labels" / f"dt={DAY}" / "labels.csv"
     extra = pd.DataFrame({"id": np.arange(900_000, 900_050), "y": 1})
     pd.concat([pd.read_csv(lab), extra]).to_csv(lab, index=False)
-    res = run(config(tmp_path), DAY, send_email=False)
+    res = run(config(tmp_path), DAY, RunOptions(send_email=False))
     assert len(findings(res, "orphan_labels")) == 1
     reads = label_reads(tmp_path)
     assert len(reads) == len(set(reads)) == 2  # the window's day and the day whose labels are due, once each
@@ -96,7 +97,7 @@ def test_dated_labels_still_report_orphans(tmp_path):
 
 def test_labels_due_alerts_when_the_feed_broke(tmp_path):
     store(tmp_path, labelled_days=3)  # labels stopped arriving five days ago
-    res = run(config(tmp_path, delay=3), DAY, send_email=False)
+    res = run(config(tmp_path, delay=3), DAY, RunOptions(send_email=False))
     due = DAY - dt.timedelta(days=3)
     got = findings(res, "labels_due")
     assert len(got) == 1 and got[0]["subject"] == due.isoformat(), res.metrics["quality"]["findings"]
@@ -106,13 +107,13 @@ def test_labels_due_alerts_when_the_feed_broke(tmp_path):
 
 def test_labels_due_quiet_when_labels_arrived(tmp_path):
     store(tmp_path, labelled_days=6)  # the last two days are not due yet
-    res = run(config(tmp_path, delay=3), DAY, send_email=False)
+    res = run(config(tmp_path, delay=3), DAY, RunOptions(send_email=False))
     assert findings(res, "labels_due") == []
     assert res.metrics["quality"]["labels"]["due"]["coverage"] == 1.0
 
 
 def test_labels_due_with_an_undated_table(tmp_path):
     store(tmp_path, labelled_days=3, undated=True)
-    res = run(config(tmp_path, undated=True, delay=3), DAY, send_email=False)
+    res = run(config(tmp_path, undated=True, delay=3), DAY, RunOptions(send_email=False))
     assert len(findings(res, "labels_due")) == 1
     assert len(label_reads(tmp_path)) == 1  # the due day reuses the one read
