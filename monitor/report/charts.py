@@ -9,12 +9,16 @@ a chart at a few kB and the whole email well under 1 MB.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from typing import Optional
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 from monitor.jsonutil import finite as _num
 
-__all__ = ["distribution_png", "sparkline_png", "REFERENCE_COLOR", "CURRENT_COLOR"]
+__all__ = ["distribution_png", "sparkline_png", "try_chart", "REFERENCE_COLOR", "CURRENT_COLOR"]
+
+# Data values (category labels) are drawn as plain text: never mathtext, never TeX.
+_PLAIN_TEXT = {"parse_math": False, "usetex": False}
 
 REFERENCE_COLOR = "#9aa5b1"  # training / reference: neutral grey
 CURRENT_COLOR = "#2563eb"  # today: blue
@@ -62,6 +66,15 @@ def _png(fig) -> bytes:
 def _shares(values: Sequence, n: int) -> list[float]:
     out = [(_num(v) or 0.0) for v in list(values or [])[:n]]
     return out + [0.0] * (n - len(out))
+
+
+def try_chart(draw: Callable[..., Optional[bytes]], *args: Any, **kwargs: Any) -> tuple[Optional[bytes], Optional[str]]:
+    """(png, None), or (None, note) when drawing failed: a chart never blocks the report."""
+    try:
+        return draw(*args, **kwargs), None
+    except Exception as exc:  # noqa: BLE001 - matplotlib can fail on anything; the report goes out without the chart
+        logging.getLogger(__name__).warning("chart %s not drawn: %s: %s", getattr(draw, "__name__", "?"), type(exc).__name__, str(exc)[:200])
+        return None, f"chart not drawn ({type(exc).__name__})"
 
 
 def _short(label: str, width: int = 14) -> str:
@@ -112,7 +125,7 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
         ax.bar([x - 0.2 for x in xs], [ref[i] for i in order], width=0.4, color=REFERENCE_COLOR, label="training")
         ax.bar([x + 0.2 for x in xs], [cur[i] for i in order], width=0.4, color=CURRENT_COLOR, label="today")
         ax.set_xticks(xs)
-        ax.set_xticklabels(labels, rotation=0 if len(order) <= 5 else 30, ha="center" if len(order) <= 5 else "right")
+        ax.set_xticklabels(labels, rotation=0 if len(order) <= 5 else 30, ha="center" if len(order) <= 5 else "right", **_PLAIN_TEXT)
     else:
         return None
     _style(ax)
@@ -120,8 +133,10 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
         ax.yaxis.set_major_formatter(_percent_formatter())
     else:  # density has no unit worth reading: keep the grid, drop the labels
         ax.tick_params(axis="y", left=False, labelleft=False)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, handlelength=1.2,
-              borderaxespad=0.2)
+    legend = ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, handlelength=1.2,
+                       borderaxespad=0.2)
+    for text in [*legend.get_texts(), *ax.get_xticklabels(), *ax.get_yticklabels()]:
+        text.set(**_PLAIN_TEXT)
     return _png(fig)
 
 

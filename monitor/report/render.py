@@ -72,9 +72,10 @@ def _history(history: Iterable[Union[MetricsDocument, Mapping[str, Any]]]) -> li
 def _charts(charts: bool) -> tuple[Optional[ChartFn], Optional[SparkFn]]:
     if not charts:
         return None, None
-    from monitor.report.charts import distribution_png, sparkline_png
+    from monitor.report.charts import distribution_png, sparkline_png, try_chart
 
-    return (lambda histogram: (distribution_png(histogram), None)), sparkline_png
+    # a chart that fails is dropped with a note; a trend keeps its text line without its sparkline
+    return (lambda histogram: try_chart(distribution_png, histogram)), (lambda values: try_chart(sparkline_png, values)[0])
 
 
 def _env() -> Any:
