@@ -168,6 +168,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _email_line(email: dict) -> str:
+    if email.get("sent") and email.get("partial"):
+        refused = "; ".join(f"{a} ({why})" for a, why in (email.get("refused") or {}).items())
+        return f"PARTIAL: sent via {email.get('method')} to {', '.join(email.get('to') or [])}; refused: {refused}"
     if email.get("sent"):
         where = email.get("path") or email.get("host") or ""
         return f"sent via {email.get('method')} to {', '.join(email.get('to') or [])} {where}".strip()

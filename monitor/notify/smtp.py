@@ -325,12 +325,19 @@ def deliver(msg: EmailMessage, *, smtp: Optional[SmtpSettings], outbox_dir: Unio
         out = {"method": "smtp", **record, "host": smtp.where,
                "sent_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
                "attempts": attempt + 1}
-        if refused:
-            out["refused"] = sorted(refused)
+        if refused:  # some recipients accepted, these refused: a partial delivery, said as such
+            out["partial"] = True
+            out["refused"] = {addr: _reply_text(code, text) for addr, (code, text) in sorted(refused.items())}
+            out["to"] = [a for a in rcpt if a not in refused]
         return out
     tried = f"after {attempt + 1} attempt{'s' if attempt else ''}"
     raise NotifyError(f"could not send the email through SMTP {smtp.where} {tried}: {type(last).__name__}: {last} "
                       f"(check the smtp_default connection: host, port, disable_ssl/disable_tls, login)") from last
+
+
+def _reply_text(code: int, text: bytes | str) -> str:
+    raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+    return sanitize_header(f"{code} {raw}", 200)
 
 
 def _write_outbox(msg: EmailMessage, data: bytes, outbox: Path) -> Path:

@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any, Optional
 
 from monitor import __version__
@@ -208,12 +209,21 @@ def _index_day(cfg: MonitorConfig, day: dt.date, metrics: dict, clients: Clients
 
 
 def run(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> RunResult:
-    """Monitor one date: compute, render, notify (and the optional Evidently deep dive, last)."""
+    """Monitor one date: compute, render, notify (and the optional Evidently deep dive, last).
+
+    Any failure (reading, computing, rendering, writing, sending) ends in one failure notice,
+    unless email is off (--no-email) or `options.failure_notice` is off (the DAG sends its own).
+    """
     clients = clients or Clients.from_env()
     t0 = time.perf_counter()
-    res = compute(cfg, day, options, clients)
-    _, rendered = _render(cfg, day, clients)  # rendered once, reused for the email (charts are the slow part)
-    email = notify(cfg, day, options, clients, _rendered=rendered)
+    try:
+        res = compute(cfg, day, replace(options, failure_notice=False), clients)
+        _, rendered = _render(cfg, day, clients)  # rendered once, reused for the email (charts are the slow part)
+        email = notify(cfg, day, options, clients, _rendered=rendered)
+    except Exception as exc:
+        if options.failure_notice and options.send_email:
+            notify_failure(cfg, day, str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}", clients=clients)
+        raise
     if options.deep_dive and cfg.report.evidently:
         build_deep_dive(cfg, day, clients=clients)
     metrics = rendered[1]
