@@ -1,6 +1,7 @@
 """Storage and input/output: local paths and s3:// behind one interface."""
 
 from monitor.io.storage import (
+    STAGING_DIR,
     TABLE_SUFFIXES,
     LocalStorage,
     ObjectInfo,
@@ -26,4 +27,5 @@ __all__ = [
     "read_tables",
     "aws_settings_from_env",
     "TABLE_SUFFIXES",
+    "STAGING_DIR",
 ]

@@ -41,8 +41,10 @@ __all__ = [
     "aws_settings_from_env",
     "TABLE_SUFFIXES",
     "file_mode",
+    "STAGING_DIR",
 ]
 
+STAGING_DIR = ".staging"  # hidden folder for temp files and staged outputs, never read as input
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json", ".csv.gz", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 
 
@@ -109,6 +111,16 @@ class Storage(ABC):
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Replace the object atomically: readers see the old or the new content, never half."""
 
+    @abstractmethod
+    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """Create the object only if none exists, atomically: True if this call created it, False if it was there.
+
+        Two callers racing for the same URI: exactly one gets True (the claim of an email send)."""
+
+    @abstractmethod
+    def delete(self, uri: str) -> None:
+        """Remove the object; no error when it does not exist."""
+
     def exists(self, uri: str) -> bool:
         try:
             self.stat(uri)
@@ -143,17 +155,19 @@ class Storage(ABC):
                 raise  # no prefix under a missing bucket either
             except NotFoundError:
                 pass
-        objs = [o for o in self.list(uri.rstrip("/") + "/") if _is_table(o.uri)]
+        prefix = uri.rstrip("/") + "/"
+        objs = [o for o in self.list(prefix) if _is_table(o.uri, prefix)]
         if not objs:
             raise ObjectNotFoundError(f"{uri}: no such file, and no data files (parquet, csv, jsonl) under it")
         return objs
 
 
-def _is_table(uri: str) -> bool:
-    name = uri.rsplit("/", 1)[-1].lower()
-    if name.startswith((".", "_")):  # _SUCCESS, .crc and temp files
+def _is_table(uri: str, prefix: str = "") -> bool:
+    rel = uri[len(prefix):] if prefix and uri.startswith(prefix) else uri.rsplit("/", 1)[-1]
+    parts = rel.replace("\\", "/").split("/")
+    if any(part.startswith((".", "_")) for part in parts):  # _SUCCESS, .crc, temp files, hidden or staging folders
         return False
-    return name.endswith(TABLE_SUFFIXES)
+    return parts[-1].lower().endswith(TABLE_SUFFIXES)
 
 
 class LocalStorage(Storage):
@@ -199,18 +213,49 @@ class LocalStorage(Storage):
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         p = self._path(uri)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+            tmp = self._temp_file(p, data)
             try:
-                os.fchmod(fd, file_mode())
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
                 os.replace(tmp, p)  # atomic: readers see the old or the new object, never half
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            finally:
+                tmp.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"{uri}: cannot write: {exc}") from exc
+
+    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        p = self._path(uri)
+        try:
+            tmp = self._temp_file(p, data)
+            try:
+                os.link(tmp, p)  # atomic and exclusive: fails if the name exists; the content is complete
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot create: {exc}") from exc
+
+    def delete(self, uri: str) -> None:
+        try:
+            self._path(uri).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot delete: {exc}") from exc
+
+    @staticmethod
+    def _temp_file(p: Path, data: bytes) -> Path:
+        """`data` in a temp file in the hidden staging dir beside `p` (<dir>/.staging/tmp/), named with our pid,
+        so a killed writer's leftovers are recognisable and cleaned by the next run (see monitor.io.outputs)."""
+        tmp_dir = p.parent / STAGING_DIR / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{p.name}.{os.getpid()}.", suffix=".tmp", dir=tmp_dir)
+        try:
+            os.fchmod(fd, file_mode())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return Path(tmp)
 
 
 def _json_extra(text: str) -> dict:
@@ -267,6 +312,11 @@ def aws_settings_from_env(env: Optional[Mapping[str, str]] = None) -> dict:
     if conn.get("aws_session_token"):
         kw["aws_session_token"] = conn["aws_session_token"]
     return kw
+
+
+def _error_code(exc: Exception) -> str:
+    resp = getattr(exc, "response", None)
+    return str(resp.get("Error", {}).get("Code", "")) if isinstance(resp, dict) else ""
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -379,6 +429,30 @@ class S3Storage(Storage):
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._wrap(uri, exc, "write") from exc
+
+    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """A conditional PUT (If-None-Match: *): S3 stores it only if the key is absent, atomically."""
+        bucket, key = _split_s3(uri)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+            return True
+        except Exception as exc:
+            code = _error_code(exc)
+            if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise self._wrap(uri, exc, "create") from exc
+        # Someone holds the key. If it is our own content, our first PUT succeeded and its answer was
+        # lost (the retry then met our own object): the claim is ours.
+        try:
+            return self.read_bytes(uri) == data
+        except NotFoundError:
+            return False
+
+    def delete(self, uri: str) -> None:
+        bucket, key = _split_s3(uri)
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise self._wrap(uri, exc, "delete") from exc
 
     def presigned_url(self, uri: str, expires: int = 7 * 24 * 3600) -> Optional[str]:
         bucket, key = _split_s3(uri)

@@ -1,7 +1,9 @@
 """Building and delivering email: SMTP from the smtp_default connection, else an outbox folder."""
 
+from monitor.notify.claim import claim_send, read_claim, release_claim, settle_claim, why_claimed
 from monitor.notify.smtp import (
     ENV_VAR,
+    DeliveryUnknownError,
     SmtpSettings,
     already_sent,
     build_message,
@@ -20,4 +22,10 @@ __all__ = [
     "already_sent",
     "sanitize_header",
     "ENV_VAR",
+    "DeliveryUnknownError",
+    "claim_send",
+    "read_claim",
+    "settle_claim",
+    "release_claim",
+    "why_claimed",
 ]

@@ -51,6 +51,7 @@ __all__ = [
     "already_sent",
     "sanitize_header",
     "ENV_VAR",
+    "DeliveryUnknownError",
 ]
 
 ENV_VAR = "AIRFLOW_CONN_SMTP_DEFAULT"
@@ -274,7 +275,29 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
-def _send_once(msg: EmailMessage, smtp: SmtpSettings, sender: str, rcpt: list[str]) -> dict:
+class DeliveryUnknownError(NotifyError):
+    """The message went to the server but its final answer never came (a timeout or a cut after DATA):
+    it may have been delivered. Never retried: delivery is at most once."""
+
+
+class _Handover:
+    """Marks the moment the message is handed to the server (the DATA command): after it, a lost
+    answer means the outcome is unknown, and a retry could deliver the message twice."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        data = client.data
+
+        def watched(msg: Any) -> tuple[int, bytes]:
+            self.started = True
+            return data(msg)
+
+        client.data = watched  # type: ignore[method-assign]
+
+
+def _send_once(msg: EmailMessage, smtp: SmtpSettings, sender: str, rcpt: list[str], handover: Optional[_Handover] = None) -> dict:
     context = ssl.create_default_context()
     cls = smtplib.SMTP_SSL if smtp.use_ssl else smtplib.SMTP
     kwargs: dict[str, Any] = {"timeout": smtp.timeout}
@@ -287,6 +310,8 @@ def _send_once(msg: EmailMessage, smtp: SmtpSettings, sender: str, rcpt: list[st
             client.ehlo()
         if smtp.login:
             client.login(smtp.login, smtp.password or "")
+        if handover is not None:
+            handover.watch(client)
         refused = client.send_message(msg, from_addr=sender, to_addrs=rcpt)
     return refused or {}
 
@@ -314,10 +339,17 @@ def deliver(msg: EmailMessage, *, smtp: Optional[SmtpSettings], outbox_dir: Unio
     attempts = max(0, int(smtp.retries)) + 1
     last: Optional[BaseException] = None
     for attempt in range(attempts):
+        handover = _Handover()
         try:
-            refused = _send_once(msg, smtp, sender, rcpt)
+            refused = _send_once(msg, smtp, sender, rcpt, handover)
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as NotifyError
             last = exc
+            if handover.started and not isinstance(exc, smtplib.SMTPResponseException):
+                # The server has the message and its answer was lost: a retry could deliver it twice.
+                raise DeliveryUnknownError(
+                    f"SMTP {smtp.where} took the message but its final answer never came ({type(exc).__name__}: {exc}); "
+                    "it may have been delivered, so it is not sent again (at most once; --resend sends it again)"
+                ) from exc
             if not _transient(exc) or attempt == attempts - 1:
                 break
             sleep(min(smtp.backoff * (2 ** attempt), 30.0))

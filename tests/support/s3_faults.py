@@ -7,6 +7,7 @@
         proxy.silent(match=on_method("GET"))                  # GETs: read the request, never answer
         proxy.cut_after(3)                                    # 3 more requests pass, then every connection is cut
         proxy.cut_after(match=on_put("metrics.json"))         # ... or cut everything after a chosen request
+        proxy.lose_answer(match=on_put("claim"), times=1)     # forward the PUT, then cut instead of answering
 
 Faults are rules checked in order: the first that matches a request (and has uses left)
 decides what happens to it; a request no rule takes is forwarded unchanged. Every request
@@ -93,7 +94,7 @@ def on_put(suffix: str = "") -> Match:
 
 @dataclass
 class Fault:
-    kind: str  # "503" | "drip" | "silent" | "cut"
+    kind: str  # "503" | "drip" | "silent" | "cut" | "lose_answer"
     match: Optional[Match] = None
     times: Optional[int] = None  # None: every matching request
     seconds_per_byte: float = 0.0
@@ -166,6 +167,10 @@ class S3FaultProxy:
     def cut(self, match: Optional[Match] = None, times: Optional[int] = None) -> Fault:
         """Reset the connection of matching requests without forwarding them."""
         return self._add(Fault("cut", match, times))
+
+    def lose_answer(self, match: Optional[Match] = None, times: Optional[int] = None) -> Fault:
+        """Forward the request (it takes effect upstream), then reset the connection instead of answering."""
+        return self._add(Fault("lose_answer", match, times))
 
     def cut_after(self, k: Optional[int] = None, *, match: Optional[Match] = None) -> None:
         """Let `k` more requests through (or every request up to and including one that matches),
@@ -251,6 +256,10 @@ class S3FaultProxy:
                 raw, status = self._forward(method, path, headers, body, req)
                 req.status = status
                 self._after(req)  # before answering: the client's next request sees the trigger fired
+                if fault == "lose_answer":
+                    req.status = None
+                    _reset(sock)
+                    return
                 if fault == "drip":
                     self._drip(sock, raw, req)
                     return
