@@ -8,7 +8,8 @@
     │       └── BucketNotFoundError              the bucket itself is missing: a config or setup error
     ├── DataError (ValueError)       the data cannot be used as it is (schema, parse, empty)
     ├── UnknownMethodError (KeyError) a method name is not in its registry
-    └── NotifyError (RuntimeError)   the email could not be built or delivered
+    ├── NotifyError (RuntimeError)   the email could not be built or delivered
+    └── DeadlineError (TimeoutError) a storage operation or the run exceeded its time limit (config `limits`)
 
 Every message names the bad thing (file, key path, URI, column) and the fix.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "DataError",
     "UnknownMethodError",
     "NotifyError",
+    "DeadlineError",
 ]
 
 
@@ -65,3 +67,7 @@ class UnknownMethodError(MonitorError, KeyError):
 
 class NotifyError(MonitorError, RuntimeError):
     """The email could not be built or delivered."""
+
+
+class DeadlineError(MonitorError, TimeoutError):
+    """A storage operation or the run took longer than its budget: the message names what and which limit."""

@@ -25,6 +25,7 @@ from monitor.config.schema import (
     OutputConfig,
     PerformanceConfig,
     QualityConfig,
+    LimitsConfig,
     ReportConfig,
     SourceConfig,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "OutputConfig",
     "EmailConfig",
     "ReportConfig",
+    "LimitsConfig",
     "DRIFT_METHODS",
     "QUALITY_CHECK_GROUPS",
     "load_config",

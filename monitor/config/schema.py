@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -31,6 +32,7 @@ __all__ = [
     "ReportConfig",
     "DRIFT_METHODS",
     "QUALITY_CHECK_GROUPS",
+    "LimitsConfig",
 ]
 
 
@@ -357,6 +359,37 @@ class ReportConfig(_Model):
     charts: bool = True
 
 
+class LimitsConfig(_Model):
+    """Time budgets: a run that exceeds one fails with a line naming what timed out."""
+
+    read_seconds: float = Field(300.0, gt=0, le=86400)  # one storage operation, all its retries included
+    run_seconds: float = Field(3600.0, gt=0, le=7 * 86400)  # one phase of a run (compute, render, notify)
+
+
+def _uri_dir(uri: str) -> str:
+    """A comparable prefix for a URI: the part before any {date} placeholder, local paths made absolute."""
+    static = uri.split("{", 1)[0]
+    if static.startswith("file://"):
+        static = static[len("file://"):]
+    if "://" in static:
+        return static if "{" in uri else static.rstrip("/") + "/"
+    keep_open = "{" in uri and not static.endswith("/")
+    path = os.path.normpath(os.path.abspath(static or "."))
+    return path if keep_open else path.rstrip("/") + "/"
+
+
+def _overlap(output_uri: str, inputs: dict[str, list[str]]) -> Optional[str]:
+    out = _uri_dir(output_uri)
+    for key, uris in inputs.items():
+        for uri in uris:
+            src = _uri_dir(uri)
+            if out.startswith(src) or src.startswith(out):
+                where = "inside (or equal to)" if out.startswith(src) else "around"
+                return (f"output.uri {output_uri!r} is {where} the input {key}.uri {uri!r}: the monitor's own outputs "
+                        "(metrics.json, report.html) would be read back as input data; put the outputs somewhere else")
+    return None
+
+
 class MonitorConfig(_Model):
     name: str = Field(pattern=r"^[a-z0-9_]+$", max_length=200)
     schedule: Optional[str] = "@daily"
@@ -377,6 +410,7 @@ class MonitorConfig(_Model):
     output: OutputConfig
     email: EmailConfig = Field(default_factory=EmailConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     # Where the config came from, for messages; not part of the YAML.
     source_path: Optional[str] = Field(default=None, exclude=True)
@@ -390,6 +424,14 @@ class MonitorConfig(_Model):
                 "regression": ["mae", "rmse"],
             }[self.model.task]
             object.__setattr__(self, "metrics", default)
+        return self
+
+    @model_validator(mode="after")
+    def _outputs_apart_from_inputs(self) -> MonitorConfig:
+        sources = {"reference": self.reference, "baseline": self.baseline, "production": self.production, "labels": self.labels}
+        problem = _overlap(self.output.uri, {k: v.uris for k, v in sources.items() if v is not None})
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property

@@ -16,14 +16,18 @@ import io
 import json
 import os
 import tempfile
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from monitor.errors import BucketNotFoundError, DataError, NotFoundError, ObjectNotFoundError, StorageError
+from monitor.errors import BucketNotFoundError, DataError, DeadlineError, NotFoundError, ObjectNotFoundError, StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -42,6 +46,8 @@ __all__ = [
     "TABLE_SUFFIXES",
     "file_mode",
     "STAGING_DIR",
+    "time_limits",
+    "check_deadline",
 ]
 
 STAGING_DIR = ".staging"  # hidden folder for temp files and staged outputs, never read as input
@@ -314,6 +320,74 @@ def aws_settings_from_env(env: Optional[Mapping[str, str]] = None) -> dict:
     return kw
 
 
+@dataclass(frozen=True)
+class _Limits:
+    read_seconds: Optional[float]
+    run_seconds: Optional[float]
+    deadline: Optional[float]  # time.monotonic() at which the run's budget ends
+
+
+_LIMITS: ContextVar[Optional[_Limits]] = ContextVar("monitor_storage_limits", default=None)
+
+
+@contextmanager
+def time_limits(read_seconds: Optional[float] = None, run_seconds: Optional[float] = None) -> Iterator[None]:
+    """Budgets for the S3 operations made inside the block: each at most `read_seconds` (all its
+    retries included) and all of them within `run_seconds` from now. Past a budget: DeadlineError."""
+    outer = _LIMITS.get()
+    deadline = time.monotonic() + run_seconds if run_seconds else None
+    if outer is not None and outer.deadline is not None and (deadline is None or outer.deadline < deadline):
+        deadline, run_seconds = outer.deadline, outer.run_seconds  # a nested block never extends the run
+    token = _LIMITS.set(_Limits(read_seconds, run_seconds, deadline))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def check_deadline(what: str) -> None:
+    """Raise DeadlineError when the run's budget (limits.run_seconds) is spent; `what` says where we were."""
+    lim = _LIMITS.get()
+    if lim is not None and lim.deadline is not None and time.monotonic() >= lim.deadline:
+        raise DeadlineError(f"the run exceeded limits.run_seconds={lim.run_seconds:g} before {what}")
+
+
+def _bounded(what: str, fn: Callable[[], Any]) -> Any:
+    """Run one storage operation within the read and run budgets. The call runs in a worker thread;
+    when its budget ends first, DeadlineError is raised and the worker is abandoned (a daemon thread
+    that botocore's own socket timeouts end later)."""
+    lim = _LIMITS.get()
+    if lim is None:
+        return fn()
+    budgets: list[tuple[float, str]] = []
+    if lim.read_seconds:
+        budgets.append((lim.read_seconds, f"limits.read_seconds={lim.read_seconds:g}"))
+    if lim.deadline is not None:
+        budgets.append((lim.deadline - time.monotonic(), f"limits.run_seconds={lim.run_seconds:g} (the run's budget)"))
+    if not budgets:
+        return fn()
+    budget, which = min(budgets)
+    if budget <= 0:
+        raise DeadlineError(f"the run exceeded {which} before {what}")
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"storage: {what[:60]}", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive():
+        raise DeadlineError(f"{what}: no complete answer within {budget:.3g} s ({which}); "
+                            "the storage endpoint is slow or not answering")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def _error_code(exc: Exception) -> str:
     resp = getattr(exc, "response", None)
     return str(resp.get("Error", {}).get("Code", "")) if isinstance(resp, dict) else ""
@@ -359,7 +433,29 @@ class S3Storage(Storage):
             return StorageError(f"{uri}: access denied ({code}); check the aws_default connection's credentials")
         return StorageError(f"{uri}: cannot {what}: {exc}")
 
+    # Every operation runs within the time budgets of `time_limits` (when set), retries included.
     def stat(self, uri: str) -> ObjectInfo:
+        return _bounded(f"stat {uri}", lambda: self._stat(uri))
+
+    def list(self, prefix: str) -> builtins.list[ObjectInfo]:
+        return _bounded(f"listing {prefix}", lambda: self._list(prefix))
+
+    def read_bytes(self, uri: str) -> bytes:
+        return _bounded(f"reading {uri}", lambda: self._read_bytes(uri))
+
+    def download(self, uri: str, path: Path) -> None:
+        _bounded(f"reading {uri}", lambda: self._download(uri, path))
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        _bounded(f"writing {uri}", lambda: self._write_bytes(uri, data, content_type))
+
+    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        return _bounded(f"creating {uri}", lambda: self._create_exclusive(uri, data, content_type))
+
+    def delete(self, uri: str) -> None:
+        _bounded(f"deleting {uri}", lambda: self._delete(uri))
+
+    def _stat(self, uri: str) -> ObjectInfo:
         bucket, key = _split_s3(uri)
         if not key:
             raise ObjectNotFoundError(f"{uri}: names a bucket, not an object")
@@ -389,9 +485,9 @@ class S3Storage(Storage):
             if not code:
                 raise StorageError(f"{uri}: cannot reach S3: {exc}") from exc
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def _list(self, prefix: str) -> builtins.list[ObjectInfo]:
         bucket, key = _split_s3(prefix)
-        out: list[ObjectInfo] = []
+        out: builtins.list[ObjectInfo] = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
             for page in pages:
@@ -409,28 +505,28 @@ class S3Storage(Storage):
             raise self._wrap(prefix, exc, "list") from exc
         return sorted(out, key=lambda o: o.uri)
 
-    def read_bytes(self, uri: str) -> bytes:
+    def _read_bytes(self, uri: str) -> bytes:
         bucket, key = _split_s3(uri)
         try:
             return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:
             raise self._wrap(uri, exc, "read") from exc
 
-    def download(self, uri: str, path: Path) -> None:
+    def _download(self, uri: str, path: Path) -> None:
         bucket, key = _split_s3(uri)
         try:  # multipart, straight to disk: the object is never held in memory
             self.client.download_file(bucket, key, str(path))
         except Exception as exc:
             raise self._wrap(uri, exc, "read") from exc
 
-    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def _write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         bucket, key = _split_s3(uri)
         try:  # a PUT replaces the object atomically
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._wrap(uri, exc, "write") from exc
 
-    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+    def _create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
         """A conditional PUT (If-None-Match: *): S3 stores it only if the key is absent, atomically."""
         bucket, key = _split_s3(uri)
         try:
@@ -443,11 +539,11 @@ class S3Storage(Storage):
         # Someone holds the key. If it is our own content, our first PUT succeeded and its answer was
         # lost (the retry then met our own object): the claim is ours.
         try:
-            return self.read_bytes(uri) == data
+            return self._read_bytes(uri) == data
         except NotFoundError:
             return False
 
-    def delete(self, uri: str) -> None:
+    def _delete(self, uri: str) -> None:
         bucket, key = _split_s3(uri)
         try:
             self.client.delete_object(Bucket=bucket, Key=key)

@@ -1,0 +1,63 @@
+"""Time budgets: a silent or dripping S3 endpoint fails the read in seconds, with a line naming what timed out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from monitor.errors import DeadlineError
+from monitor.io.storage import S3Storage, check_deadline, time_limits
+from tests.support.s3_faults import S3FaultProxy, on_get
+
+DATA = b"x" * 2048
+
+
+@pytest.fixture
+def proxied(s3_endpoint: str) -> Iterator[tuple[S3FaultProxy, S3Storage]]:
+    import boto3
+
+    with S3FaultProxy(s3_endpoint) as proxy:
+        client: Any = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="slow")
+        client.put_object(Bucket="slow", Key="data/part.parquet", Body=DATA)
+        yield proxy, S3Storage(client)
+
+
+def test_silent_endpoint_fails_within_read_seconds(proxied):
+    proxy, st = proxied
+    proxy.silent(match=on_get("part.parquet"))
+    with time_limits(read_seconds=1), pytest.raises(DeadlineError) as exc:
+        st.read_bytes("s3://slow/data/part.parquet")
+    assert str(exc.value).startswith("reading s3://slow/data/part.parquet: no complete answer within 1 s (limits.read_seconds=1)")
+
+
+def test_dripping_endpoint_fails_within_read_seconds(proxied):
+    """One byte every 0.2 s never trips botocore's per-read timeout; the total budget does."""
+    proxy, st = proxied
+    proxy.drip(0.2, match=on_get("part.parquet"))
+    with time_limits(read_seconds=1.5), pytest.raises(DeadlineError, match=r"limits\.read_seconds=1\.5"):
+        st.read_bytes("s3://slow/data/part.parquet")
+    assert [r.fault for r in proxy.requests if on_get("part.parquet")(r)] == ["drip"]
+
+
+def test_the_run_budget_bounds_every_read(proxied):
+    proxy, st = proxied
+    assert st.read_bytes("s3://slow/data/part.parquet") == DATA  # no limits: as before
+    proxy.silent(match=on_get("part.parquet"))
+    with time_limits(read_seconds=600, run_seconds=1), pytest.raises(DeadlineError, match=r"limits\.run_seconds=1 \(the run's budget\)"):
+        st.read_bytes("s3://slow/data/part.parquet")
+    with time_limits(run_seconds=0.000001), pytest.raises(DeadlineError, match="exceeded limits.run_seconds=1e-06 before rendering"):
+        import time
+
+        time.sleep(0.001)
+        check_deadline("rendering")
+
+
+def test_errors_inside_the_budget_pass_through(proxied):
+    from monitor.errors import NotFoundError
+
+    _, st = proxied
+    with time_limits(read_seconds=5), pytest.raises(NotFoundError):
+        st.read_bytes("s3://slow/data/missing.parquet")
