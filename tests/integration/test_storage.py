@@ -27,7 +27,8 @@ def test_local_roundtrip_and_atomic_write(tmp_path):
     assert st.read_json(uri) == {"k": 1}
     st.write_text(uri, '{"k": 2}')
     assert st.read_json(uri) == {"k": 2}
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.json"]  # no temp files left
+    files = [p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a").rglob("*") if p.is_file()]
+    assert files == ["b.json"]  # no temp files left (they live in the hidden .staging/tmp while written)
     info = st.stat(uri)
     assert info.size == len('{"k": 2}') and info.mtime
     with pytest.raises(NotFoundError, match="no such file"):
