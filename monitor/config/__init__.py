@@ -18,6 +18,7 @@ from monitor.config.schema import (
     FeaturesConfig,
     Guardrail,
     LabelsConfig,
+    LimitsConfig,
     ModelConfig,
     MonitorConfig,
     MultivariateConfig,
@@ -25,7 +26,6 @@ from monitor.config.schema import (
     OutputConfig,
     PerformanceConfig,
     QualityConfig,
-    LimitsConfig,
     ReportConfig,
     SourceConfig,
 )
