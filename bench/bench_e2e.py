@@ -264,10 +264,19 @@ def _child(args: list[str], env: Optional[dict] = None) -> tuple[dict, float]:
     return json.loads(out.stdout.strip().splitlines()[-1]), wall
 
 
-def _ours(config: Path, repeat: int, env: Optional[dict], label: str) -> dict:
-    warm, warm_wall = _child(["--child-ours", str(config)], env)  # fits and caches the drift profile
+def _ours(config: Path, repeat: int, env: Optional[dict], label: str, warmup: bool = True) -> dict:
+    if warmup:
+        _warmup(config, env, label)
+    return _timed(config, repeat, env, label)
+
+
+def _warmup(config: Path, env: Optional[dict], label: str) -> None:
+    warm, _ = _child(["--child-ours", str(config)], env)  # fits and caches the drift profile
     print(f"  {label}: first run (fits the drift profile) {warm['run_s']:.2f}s, peak {warm['peak_rss_mb']:.0f} MB; "
           f"timings {_fmt_timings(warm['timings'])}", flush=True)
+
+
+def _timed(config: Path, repeat: int, env: Optional[dict], label: str) -> dict:
     runs = []
     for _ in range(max(1, repeat)):
         res, wall = _child(["--child-ours", str(config)], env)
@@ -318,7 +327,7 @@ def bench(rows: int, args: argparse.Namespace, workdir: Path) -> str:
           f"generated in {time.perf_counter() - t:.1f}s", flush=True)
 
     local_cfg = write_config(root, str(root), args.cols, "local")
-    ours = _ours(local_cfg, args.repeat, None, "ours local")
+    ours = _ours(local_cfg, args.repeat, None, "ours local", warmup=not args.no_warmup)
     print(f"  ours local: median run {ours['run_s']:.2f}s (CPU {ours['cpu_s']:.2f}s), process {ours['process_wall_s']:.2f}s, "
           f"peak RSS {ours['peak_rss_mb']:.0f} MB, rows {ours['rows']}")
     print("  per-phase (median run, s): " + _fmt_timings(ours["timings"], ours["median_run_s"]), flush=True)
@@ -372,6 +381,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per storage (median); a warm-up run comes first")
     ap.add_argument("--skip-evidently-above", type=int, default=None, metavar="ROWS")
     ap.add_argument("--no-s3", action="store_true", help="local storage only")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="no untimed first run (the timed run then fits the drift profile too); for the largest sizes")
     ap.add_argument("--profile", metavar="FILE", help="profile one extra local run (.html/.txt: pyinstrument, .prof: cProfile)")
     ap.add_argument("--workdir", help="where the data goes (default: a temp dir, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the data")
