@@ -23,7 +23,6 @@ Alerts are meant to be rare and true:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -33,7 +32,7 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
-from monitor.stages.cohort_filter import parse_filter
+from monitor.stages.cohort_partitions import Partition, cohort_partitions
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
 from monitor.stages.performance.stage import compare, flag_regressions, materiality
@@ -80,128 +79,6 @@ class CohortsResult:
             msg = f"cohort {c['cohort']} ({c['rows']} rows, {c['labelled']} labelled) regressed more than the rest: {parts}"
             out.append(Alert("cohort", c["cohort"], "critical", msg))
         return out
-
-
-# --------------------------------------------------------------------------- cohort definitions
-
-
-@dataclass(frozen=True)
-class Partition:
-    """Cohorts that do not overlap (one column's values or bins, or one filter): a code per row, -1 = none."""
-
-    names: tuple[str, ...]
-    current: np.ndarray  # code per row of the window
-    baseline: Optional[np.ndarray]  # code per row of the baseline set; None = no baseline for these cohorts
-
-
-def _fmt_edge(x: float) -> str:
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
-    if col not in cur.columns:
-        errors.append(f"cohort column {col!r} is not in the window's data: no cohorts made from it")
-        return []
-    s = cur[col]
-    if s.notna().sum() == 0:
-        errors.append(f"cohort column {col!r} is all null in the window: no cohorts made from it")
-        return []
-    codes, uniques = pd.factorize(s)
-    values = uniques.tolist()  # python scalars
-    try:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-    except TypeError:
-        order = sorted(range(len(values)), key=lambda i: str(values[i]))
-    rank = np.empty(len(values) + 1, dtype=np.int64)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(values))
-    rank[-1] = -1  # code -1 (null) stays -1
-    bcodes = None
-    if col in base.columns:
-        bcodes = rank[pd.Categorical(base[col], categories=uniques).codes]
-    return [Partition(tuple(f"{col}={values[i]}" for i in order), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
-
-
-def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
-    if col not in cur.columns:
-        errors.append(f"cohort column {col!r} is not in the window's data: no cohorts made from it")
-        return []
-    x = pd.to_numeric(cur[col], errors="coerce")
-    if x.notna().sum() == 0:
-        errors.append(f"cohort column {col!r} is all null (or not numeric) in the window: no bins made from it")
-        return []
-    edges = np.asarray(bins, dtype=float)
-
-    def codes(v: pd.Series) -> np.ndarray:
-        c = np.searchsorted(edges, v.to_numpy(dtype=float, na_value=np.nan), side="right") - 1
-        return np.where((c >= 0) & (c < edges.size - 1), c, -1)
-
-    names = tuple(f"{col}=[{_fmt_edge(a)}, {_fmt_edge(b)})" for a, b in zip(bins, bins[1:]))
-    base_codes = _small(codes(pd.to_numeric(base[col], errors="coerce"))) if col in base.columns else None
-    return [Partition(names, _small(codes(x)), base_codes)]
-
-
-def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
-    def mask(df: pd.DataFrame) -> np.ndarray:
-        return parse_filter(where).mask(df)  # the safe grammar, never df.eval / query
-
-    try:
-        cm = mask(cur)
-    except Exception as exc:  # noqa: BLE001 - pandas raises many kinds for a bad expression
-        errors.append(f"cohort {name!r}: invalid where expression {where!r}: {type(exc).__name__}: {exc}")
-        return []
-    try:
-        bm = mask(base)
-    except Exception as exc:  # noqa: BLE001 - as above, on the baseline
-        errors.append(f"cohort {name!r}: where expression {where!r} fails on the baseline set ({exc}): no baseline for it")
-        bm = None
-    return [(name, cm, bm)]
-
-
-def _mask_codes(mask: np.ndarray) -> np.ndarray:
-    return np.where(np.asarray(mask, dtype=bool), np.int8(0), np.int8(-1))
-
-
-def _small(codes: np.ndarray) -> np.ndarray:
-    """Codes in the narrowest integer type that holds them (they are kept for the whole stage)."""
-    top = int(codes.max()) if codes.size else 0
-    return codes.astype(np.int8 if top < 2**7 else np.int16 if top < 2**15 else np.int32)
-
-
-def cohort_partitions(
-    current: pd.DataFrame,
-    baseline: pd.DataFrame,
-    cohorts: list[CohortConfig],
-    *,
-    all_categorical: bool = False,
-    categorical_features: Optional[list[str]] = None,
-) -> tuple[list[Partition], list[str]]:
-    """The configured cohorts as partitions of the window's (and the baseline's) rows, and error messages."""
-    errors: list[str] = []
-    out: list[Partition] = []
-    value_columns: set[str] = set()
-    for c in cohorts:
-        if c.where is not None:
-            for name, cm, bm in _where_cohort(c.label, c.where, current, baseline, errors):
-                out.append(Partition((name,), _mask_codes(cm), None if bm is None else _mask_codes(bm)))
-        elif c.bins is not None and c.column is not None:
-            out += _bin_cohorts(c.column, c.bins, current, baseline, errors)
-        elif c.column is not None and c.column not in value_columns:
-            value_columns.add(c.column)
-            out += _value_cohorts(c.column, current, baseline, errors)
-    if all_categorical:
-        for col in categorical_features or []:
-            if col not in value_columns:
-                value_columns.add(col)
-                out += _value_cohorts(col, current, baseline, errors)
-    seen: set[str] = set()
-    unique = []
-    for p in out:
-        if not set(p.names) & seen:
-            seen.update(p.names)
-            unique.append(p)
-    return unique, errors
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -19,8 +19,8 @@ import numpy as np
 
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.bootstrap import bootstrap_cells, coarsen_counts, replicate_se
-from monitor.stages.performance.registry import ECE_BINS, Metric, div
-from monitor.stages.performance.tasks import Prepared, component
+from monitor.stages.performance.registry import ECE_BINS, EPS, Metric, div
+from monitor.stages.performance.tasks import Prepared
 
 __all__ = ["Summary", "MetricEstimate", "summarize", "estimate", "RANK_BINS", "auc_from_counts", "ap_from_counts"]
 
@@ -347,3 +347,32 @@ def _undefined(m: Metric, s: Summary) -> str:
         "recall_per_class": "undefined: no labelled rows of this class",
     }
     return notes.get(m.name, "undefined on these rows")
+
+
+# per-row components of the moment metrics (registry.Metric.components)
+def component(name: str, d: Prepared) -> np.ndarray:
+    """One per-row component, computed in place (one array of n floats, no temporaries of that size)."""
+    if name in ("log_loss", "brier"):
+        assert d.score is not None
+        if name == "brier":
+            out = np.subtract(d.score, d.y)
+            return np.square(out, out=out)
+        out = np.clip(d.score, EPS, 1 - EPS)
+        neg = d.y == 0
+        # -log(s) for positives, -log1p(-s) for negatives: the same operations as sklearn's log_loss
+        np.negative(out, out=out, where=neg)
+        np.log1p(out, out=out, where=neg)
+        np.log(out, out=out, where=~neg)
+        return np.negative(out, out=out)
+    e = np.subtract(d.pred, d.y)
+    if name == "error":
+        return e
+    if name == "abs_error":
+        return np.abs(e, out=e)
+    if name == "squared_error":
+        return np.square(e, out=e)
+    if name == "ape":
+        np.abs(e, out=e)
+        return np.divide(e, np.maximum(np.abs(d.y), EPS), out=e)
+    c = np.subtract(d.y, d.center)
+    return c if name == "centred" else np.square(c, out=c)

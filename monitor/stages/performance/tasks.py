@@ -16,7 +16,7 @@ import pandas as pd
 
 from monitor.config import ModelConfig
 from monitor.errors import DataError, UnknownMethodError
-from monitor.stages.performance.registry import BINARY, EPS, MULTICLASS, REGRESSION, Metric
+from monitor.stages.performance.registry import BINARY, MULTICLASS, REGRESSION, Metric
 
 __all__ = ["Prepared", "Task", "BinaryTask", "MulticlassTask", "RegressionTask", "task_for", "labelled_mask"]
 
@@ -376,32 +376,3 @@ def task_for(model: ModelConfig) -> Task:
     if cls is None:
         raise UnknownMethodError(f"unknown model task {model.task!r}; known: {sorted(_TASKS)}")
     return cls(model)
-
-
-# per-row components of the moment metrics (registry.Metric.components)
-def component(name: str, d: Prepared) -> np.ndarray:
-    """One per-row component, computed in place (one array of n floats, no temporaries of that size)."""
-    if name in ("log_loss", "brier"):
-        assert d.score is not None
-        if name == "brier":
-            out = np.subtract(d.score, d.y)
-            return np.square(out, out=out)
-        out = np.clip(d.score, EPS, 1 - EPS)
-        neg = d.y == 0
-        # -log(s) for positives, -log1p(-s) for negatives: the same operations as sklearn's log_loss
-        np.negative(out, out=out, where=neg)
-        np.log1p(out, out=out, where=neg)
-        np.log(out, out=out, where=~neg)
-        return np.negative(out, out=out)
-    e = np.subtract(d.pred, d.y)
-    if name == "error":
-        return e
-    if name == "abs_error":
-        return np.abs(e, out=e)
-    if name == "squared_error":
-        return np.square(e, out=e)
-    if name == "ape":
-        np.abs(e, out=e)
-        return np.divide(e, np.maximum(np.abs(d.y), EPS), out=e)
-    c = np.subtract(d.y, d.center)
-    return c if name == "centred" else np.square(c, out=c)
