@@ -552,19 +552,30 @@ def main(argv: Optional[list[str]] = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="bench_alerts_")
         workdir = Path(tmp.name)
     try:
-        return _bench(size, incidents, workdir, args.seed)
+        run_bench(size, incidents, workdir, args.seed)
+        return 0
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _bench(size: Size, incidents: list[Incident], workdir: Path, seed: int) -> int:
-    t0 = time.perf_counter()
-    total = size.healthy + size.nights + 1
-    base = build(workdir / "base", size, total, seed)
-    print(f"store: {total} days x ~{size.rows} rows, labels delay {LABEL_DELAY} days ({workdir})")
+@dataclasses.dataclass
+class BenchResult:
+    healthy: dict[dt.date, list[str]]  # every healthy day -> why it was above ok ([] = ok)
+    outcomes: list[Outcome]
 
-    # Healthy nights: each day checked on its night and again once its labels are final.
+    @property
+    def false_alarm_days(self) -> list[dt.date]:
+        return [d for d, why in self.healthy.items() if why]
+
+    @property
+    def caught(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.caught_night is not None and o.named_night is not None]
+
+
+def healthy_nights(base: Store, size: Size) -> dict[dt.date, list[str]]:
+    """Each healthy day checked on its night and again once its labels are final (the last
+    LABEL_DELAY days only on their night: their re-evaluation falls after the healthy span)."""
     healthy = [START + dt.timedelta(days=k) for k in range(size.healthy)]
     verdict: dict[dt.date, list[str]] = {d: [] for d in healthy}
     for day in healthy:
@@ -577,29 +588,36 @@ def _bench(size: Size, incidents: list[Incident], workdir: Path, seed: int) -> i
             verdict[day].append(f"subject {n.subject!r}")
         if n.final_day in verdict and n.final_status != "ok":
             verdict[n.final_day].append(f"final {n.final_status}: {', '.join(n.final_tags)}")
-    # The last healthy days are never re-evaluated within the healthy span: read them as they stand.
-    false_days = [d for d, why in verdict.items() if why]
-    print(f"\nhealthy: {len(healthy)} days, {len(false_days)} above ok  ({time.perf_counter() - t0:.0f}s)")
-    for d in false_days:
-        print(f"  {d}  " + " | ".join(verdict[d]))
+    return verdict
+
+
+def run_bench(size: Size, incidents: list[Incident], workdir: Path, seed: int, out: Callable[[str], None] = print) -> BenchResult:
+    t0 = time.perf_counter()
+    total = size.healthy + size.nights + 1
+    base = build(workdir / "base", size, total, seed)
+    out(f"store: {total} days x ~{size.rows} rows, labels delay {LABEL_DELAY} days ({workdir})")
+    verdict = healthy_nights(base, size)
+    result = BenchResult(verdict, [])
+    out(f"\nhealthy: {len(verdict)} days, {len(result.false_alarm_days)} above ok  ({time.perf_counter() - t0:.0f}s)")
+    for d in result.false_alarm_days:
+        out(f"  {d}  " + " | ".join(verdict[d]))
 
     onset = START + dt.timedelta(days=size.healthy)
-    print(f"\nincidents from {onset} (nights counted from the onset: 0 = the morning after it started)")
-    print(f"  {'incident':22s} {'caught':6s} {'named':5s} {'first':>5s} {'named':>5s}  alerts")
-    outcomes_: list[Outcome] = []
+    out(f"\nincidents from {onset} (nights counted from the onset: 0 = the morning after it started)")
+    out(f"  {'incident':22s} {'caught':6s} {'named':5s} {'first':>5s} {'named':>5s}  alerts")
     for k, inc in enumerate(incidents):
         o = play_incident(base, inc, onset, size, workdir, seed * 7919 + k)
-        outcomes_.append(o)
+        result.outcomes.append(o)
         shown = ", ".join(o.tags[:6]) + (f" (+{len(o.tags) - 6})" if len(o.tags) > 6 else "")
-        print(
+        out(
             f"  {inc.name:22s} {'yes' if o.caught_night is not None else 'NO':6s} {'yes' if o.named_night is not None else 'NO':5s} "
             f"{'-' if o.caught_night is None else o.caught_night:>5} {'-' if o.named_night is None else o.named_night:>5}  "
             f"{shown or '(none)'}" + (f"  ERRORS: {'; '.join(o.errors)}" if o.errors else "")
         )
-    caught = sum(1 for o in outcomes_ if o.caught_night is not None and o.named_night is not None)
-    print(f"\n({time.perf_counter() - t0:.0f}s)")
-    print(f"incidents={len(outcomes_)} caught={caught} healthy_days={len(healthy)} false_alarm_days={len(false_days)}")
-    return 0
+    out(f"\n({time.perf_counter() - t0:.0f}s)")
+    out(f"incidents={len(result.outcomes)} caught={len(result.caught)} healthy_days={len(verdict)} "
+        f"false_alarm_days={len(result.false_alarm_days)}")
+    return result
 
 
 if __name__ == "__main__":
