@@ -628,7 +628,7 @@ def read_table(
         return df[[c for c in columns if c in df.columns]] if columns is not None else df
     except FileNotFoundError:
         raise ObjectNotFoundError(f"{uri}: no such file") from None
-    except (StorageError, DataError):
+    except (StorageError, DataError, DeadlineError):
         raise
     except UnicodeDecodeError as exc:
         raise DataError(f"{uri}: not valid UTF-8 text ({exc.reason} at byte {exc.start}); re-export it as UTF-8 or set csv_options: {{encoding: latin-1}}") from None

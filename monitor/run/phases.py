@@ -15,11 +15,13 @@ failure notice, and writes nothing, so an earlier good output for the date is ne
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any, Concatenate, Optional, ParamSpec, TypeVar
 
 from monitor import __version__
 from monitor.config import MonitorConfig, check_columns
@@ -27,8 +29,10 @@ from monitor.errors import MonitorError, NotFoundError, NotifyError
 from monitor.io.inputs import read_inputs, window_dates
 from monitor.io.outputs import link, load_history, output_prefix, read_manifest
 from monitor.io.safecsv import safe_csv
-from monitor.io.storage import storage_for
+from monitor.io.storage import storage_for, time_limits
 from monitor.jsonutil import dumps
+from monitor.notify.claim import CLAIM_NAME, claim_send, release_claim, settle_claim, why_claimed
+from monitor.notify.smtp import DeliveryUnknownError
 from monitor.redact import redact, redact_json
 from monitor.run.computation import compute_metrics, infer_features, make_context
 from monitor.run.context import Clients, RunOptions, RunResult
@@ -52,11 +56,36 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _limited(fn: Callable[Concatenate[MonitorConfig, dt.date, _P], _R]) -> Callable[Concatenate[MonitorConfig, dt.date, _P], _R]:
+    """Run a phase within the config's time limits: every storage operation at most limits.read_seconds,
+    the phase at most limits.run_seconds; past either, DeadlineError names what timed out."""
+
+    @functools.wraps(fn)
+    def limited(cfg: MonitorConfig, day: dt.date, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with time_limits(cfg.limits.read_seconds, cfg.limits.run_seconds):
+            return fn(cfg, day, *args, **kwargs)
+
+    return limited
+
+
+def new_run_id() -> str:
+    """A unique id for one run (or phase) of a date: UTC time, host, pid and a random tail."""
+    import socket
+    import uuid
+
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 def _code_version() -> str:
     """The installed package's version (from its metadata), or MONITOR_CODE_VERSION when set."""
     return os.environ.get("MONITOR_CODE_VERSION") or __version__
 
 
+@_limited
 def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> dict:
     """Phase 1: read the inputs, run the stages, write metrics.json (+ to_annotate.csv) and the manifest.
 
@@ -110,6 +139,8 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     st_out.write_text(out + "metrics.json", redact_json(dumps(metrics)), "application/json")
     if to_annotate is not None and len(to_annotate):
         st_out.write_text(out + "to_annotate.csv", safe_csv(to_annotate), "text/csv")  # formula-safe, cells cut
+    else:  # nothing left to annotate: a previous run's list would ask for rows that are labelled now
+        st_out.delete(out + "to_annotate.csv")
     st_out.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
     return {
         "date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"]),
@@ -145,6 +176,7 @@ def _report(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[Any, di
     return report, metrics, manifest
 
 
+@_limited
 def render(cfg: MonitorConfig, day: dt.date, clients: Optional[Clients] = None) -> str:
     """Phase 2: render report.html (self-contained) from metrics.json and the history; returns its URI."""
     return _render(cfg, day, clients or Clients.from_env())[0]
@@ -157,6 +189,7 @@ def _render(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[str, tu
     return out + "report.html", rendered
 
 
+@_limited
 def notify(
     cfg: MonitorConfig,
     day: dt.date,
@@ -171,16 +204,27 @@ def notify(
     st = storage_for(out, s3=clients.s3)
     report, metrics, manifest = _rendered or _report(cfg, day, clients)
     why_not = email_decision(cfg, metrics.get("status", "ok"), options, manifest)
-    error = None
+    error: Optional[MonitorError] = None
+    claim_uri, run_id = out + CLAIM_NAME, new_run_id()
+    if not why_not:  # at most one email per date: claim the send atomically first (see monitor.notify.claim)
+        ours, other = claim_send(st, claim_uri, run_id, force=options.resend)
+        if not ours:
+            why_not = why_claimed(other or {})
     if why_not:
         email = {"sent": False, "reason": why_not}
     else:
         try:
             email = send_report(cfg, report, {"report.html": report.standalone_html().encode("utf-8")}, clients)
             email["subject"] = report.subject
-        except MonitorError as exc:
+            settle_claim(st, claim_uri, run_id, "partial" if email.get("partial") else "sent", email)
+        except DeliveryUnknownError as exc:  # the server may have it: keep the claim, never send it again
+            error = exc
+            email = {"sent": False, "outcome": "unknown", "error": redact(str(exc))}
+            settle_claim(st, claim_uri, run_id, "unknown", email)
+        except MonitorError as exc:  # certainly not sent: give the claim back so a retry sends
             error = exc
             email = {"sent": False, "error": redact(str(exc))}
+            release_claim(st, claim_uri, run_id)
     prev = manifest.get("email") or {}
     if not email["sent"] and prev.get("sent"):
         # Keep the record of the last delivery: a skipped or failed resend must not erase it.
@@ -208,6 +252,7 @@ def _index_day(cfg: MonitorConfig, day: dt.date, metrics: dict, clients: Clients
         return None
 
 
+@_limited
 def run(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> RunResult:
     """Monitor one date: compute, render, notify (and the optional Evidently deep dive, last).
 

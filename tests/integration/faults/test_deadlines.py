@@ -61,3 +61,30 @@ def test_errors_inside_the_budget_pass_through(proxied):
     _, st = proxied
     with time_limits(read_seconds=5), pytest.raises(NotFoundError):
         st.read_bytes("s3://slow/data/missing.parquet")
+
+
+@pytest.mark.parametrize("fault", ["silent", "drip"])
+def test_a_run_against_a_hanging_endpoint_fails_in_seconds_with_a_notice(tmp_path, s3_endpoint, fault):
+    """Before the budgets a silent endpoint took 449 s and a drip more than 900 s; now limits.read_seconds."""
+    import boto3
+
+    from monitor.run import Clients, RunOptions, run
+    from tests.support.tiny import DAY, tiny_config, write_store
+
+    root = write_store(tmp_path / "store")
+    with S3FaultProxy(s3_endpoint) as proxy:
+        client: Any = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1")
+        for bucket in ("data", "monitoring"):
+            client.create_bucket(Bucket=bucket)
+        client.upload_file(str(root / "ref.parquet"), "data", "ref.parquet")
+        client.upload_file(str(root / "prod" / f"dt={DAY}" / "part-0.parquet"), "data", f"prod/dt={DAY}/part-0.parquet")
+        cfg = tiny_config("s3://data", output="s3://monitoring/", outbox=str(tmp_path / "outbox"),
+                          limits={"read_seconds": 1.5, "run_seconds": 60})
+        if fault == "silent":
+            proxy.silent(match=on_get("ref.parquet"))
+        else:
+            proxy.drip(0.2, match=on_get("ref.parquet"))
+        with pytest.raises(DeadlineError, match=r"s3://data/ref\.parquet: no complete answer within 1\.5 s \(limits\.read_seconds=1\.5\)"):
+            run(cfg, DAY, RunOptions(as_of=DAY), Clients(s3=S3Storage(client)))
+        notices = list((tmp_path / "outbox").glob("*.failed.eml"))
+        assert len(notices) == 1 and "limits.read_seconds" in notices[0].read_text()

@@ -68,3 +68,12 @@ def test_partial_recipient_refusal_is_reported_as_partial(tmp_path, capsys, monk
     manifest = json.loads((Path(out_dir(tiny_config(str(root)))) / "manifest.json").read_text())
     assert manifest["email"]["partial"] is True and list(manifest["email"]["refused"]) == ["b@example.com"]
 
+
+
+def test_a_rerun_with_nothing_to_annotate_removes_the_old_list(tmp_path):
+    root = write_store(tmp_path / "store")
+    out = Path(out_dir(tiny_config(str(root))))
+    run(tiny_config(str(root)), DAY, RunOptions(send_email=False))
+    assert (out / "to_annotate.csv").exists()
+    res = run(tiny_config(str(root), performance={"annotate_rows": 0, "bootstrap": 20}), DAY, RunOptions(send_email=False))
+    assert not (out / "to_annotate.csv").exists() and "to_annotate" not in res.metrics["links"]
