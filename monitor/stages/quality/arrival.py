@@ -141,7 +141,7 @@ def _expected_volume(
             spread = float(np.median(np.abs(adj / mid - 1))) * fitted
             # The history's own cycle must explain its spread; the reference's is prior knowledge,
             # kept unless the history contradicts it.
-            if spread < best[1] or (fitted == 1.0 and spread <= 1.25 * best[1] + 0.005):
+            if spread < best[1] or (fitted == 1.0 and spread <= max(1.25 * best[1], best[1] + 0.03)):
                 best = (mid * factors.get(today.weekday(), 1.0), spread, basis)
     expected, mad, basis = best
     # A perfectly stable history has MAD 0: floor the spread at 2% (and at Poisson noise) so that

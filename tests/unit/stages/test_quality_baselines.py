@@ -280,3 +280,18 @@ def test_a_check_that_fails_becomes_a_finding_and_the_others_run():
     sections: dict = {}
     found = run_checks(ctx, sections, checks)
     assert [f.check for f in found] == ["out_of_range"] and "odd data" in found[0].message and sections == {"arrival": {"ok": 1}}
+
+
+def test_a_noisy_one_week_reference_cycle_still_explains_the_first_weekend():
+    # One week of training traffic: each weekday's factor is off by a few percent, while the
+    # first Mon-Fri of history agree to within 0.5%: the cycle must still be used.
+    start = dt.date(2026, 1, 5)
+    stamps = []
+    for k, noise in enumerate([1.03, 0.97, 1.02, 0.98, 1.04, 1.0, 1.0]):
+        d = start + dt.timedelta(days=k)
+        stamps += [pd.Timestamp(d) + pd.Timedelta(hours=12)] * int(2000 * WEEK[d.weekday()] * noise)
+    ref = frame(len(stamps), seed=1).assign(ts=stamps)
+    past = _history(5, SAT)
+    result = check(frame(1100, seed=2), ref, history=past)
+    assert "volume" not in names(result) and result.volume["basis"] == "weekday cycle of the reference"
+    assert "volume" in names(check(frame(300, seed=2), ref, history=past))
