@@ -31,7 +31,7 @@ SECRET_NAME = re.compile(r"SECRET|PASS|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|COOKIE|
 _MIN_SECRET = 4  # shorter values would mask ordinary words and digits
 _AWS_SECRETS = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
 _MIN_NAMED = 8  # a value masked only for its variable's name: long enough not to be a flag or a number
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:/+[^\s:/@'\"]*):(?P<pw>[^\s@'\"]+)@")
+_USERINFO = re.compile(r"(?P<head>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,30}:/+[^\s:/@'\"]*):(?P<pw>[^\s@'\"]+)@")
 _JSON_SECRET = re.compile(
     r"(?P<head>[\"']?(?:password|passwd|secret|aws_secret_access_key|aws_session_token|token)[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<pw>[^\"'\s,}&]+)",
