@@ -240,7 +240,7 @@ class QualityConfig(_Model):
     prediction_mismatch_share: float = Field(0.01, ge=0, le=1)  # prediction vs score >= model.threshold
     min_label_coverage: float = Field(0.0, ge=0, le=1)
     labels_due_coverage: float = Field(0.5, ge=0, le=1)  # a day past labels.delay_days with fewer labelled rows alerts
-    significance_z: float = Field(4.0, ge=0)  # a rate must exceed the reference's (or history's) by this many standard errors
+    significance_z: float = Field(4.0, ge=0, le=10)  # a rate must exceed the reference's (or history's) by this many standard errors
     orphan_label_share: float = Field(0.05, ge=0, le=1)  # labels matching no prediction id
     unknown_label_share: float = Field(0.0, ge=0, le=1)  # label values outside the training classes
     rename_similarity: float = Field(0.8, gt=0, le=1)  # name similarity for a missing+added pair to look renamed
