@@ -31,6 +31,9 @@ from monitor.errors import ConfigError
 START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 RETRIES = 2  # transient storage and SMTP errors only; everything else fails on the first try
 RETRY_DELAY = dt.timedelta(minutes=5)
+# Airflow's own kill, a little after the monitor's in-process limit (limits.run_seconds), which
+# fails first with a line that says what timed out.
+TIMEOUT_GRACE = dt.timedelta(minutes=2)
 
 PARAMS = {
     "date": Param(
@@ -125,6 +128,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         default_args={
             "retries": RETRIES,
             "retry_delay": RETRY_DELAY,
+            "execution_timeout": dt.timedelta(seconds=cfg.limits.run_seconds) + TIMEOUT_GRACE,
             "on_failure_callback": functools.partial(runtime.on_failure, config_path=config_path),
         },
         params=PARAMS,
@@ -187,6 +191,7 @@ def build_broken_dag(dag_id: str, config_path: str, error: str, peeked: dict) ->
         max_active_runs=1,
         default_args={
             "retries": 0,
+            "execution_timeout": TIMEOUT_GRACE,
             "on_failure_callback": functools.partial(runtime.on_failure, config_path=config_path, to=peeked.get("to")),
         },
         params=PARAMS,

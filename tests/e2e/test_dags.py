@@ -35,6 +35,7 @@ for dag_id, d in bag.dags.items():
         "tasks": sorted(t.task_id for t in d.tasks),
         "retries": {t.task_id: t.retries for t in d.tasks},
         "retry_delay": {t.task_id: t.retry_delay.total_seconds() for t in d.tasks},
+        "timeout": {t.task_id: t.execution_timeout.total_seconds() if t.execution_timeout else None for t in d.tasks},
         "callback": all(t.on_failure_callback for t in d.tasks),
         "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in d.tasks},
         "display": d.dag_display_name, "tags": sorted(d.tags), "doc": d.doc_md or "",
@@ -64,6 +65,8 @@ def test_one_dag_per_config_no_import_errors_and_quick_parse(tmp_path):
     folder = tmp_path / "monitors"
     for i in range(20):
         write_config(folder, name=f"model_{i:02d}", bucket=f"bucket-{i}")
+    with (folder / "model_01.yaml").open("a") as fh:
+        fh.write("limits: {run_seconds: 600}\n")
     res = fill_bag(tmp_path, folder)
     print(f"\nDagBag of dags/ with 20 configs: parse {res['parse_s']:.3f} s (airflow import {res['import_s']:.2f} s)")
     assert res["errors"] == {}
@@ -76,6 +79,9 @@ def test_one_dag_per_config_no_import_errors_and_quick_parse(tmp_path):
     assert d["params"] == {"date": ["null", "string"], "send_email": "boolean", "resend": "boolean"}
     assert d["tasks"] == ["compute", "deep_dive", "notify", "reevaluate_final", "render", "resolve"]
     assert set(d["retries"].values()) == {2} and set(d["retry_delay"].values()) == {300.0}
+    # every task has Airflow's timeout: limits.run_seconds (default 3600) + 2 minutes of grace
+    assert set(d["timeout"].values()) == {3720.0}
+    assert set(res["dags"]["drift_monitor__model_01"]["timeout"].values()) == {720.0}
     assert d["callback"] is True
     # the email path, with the deep dive and the re-evaluation off it
     assert d["downstream"]["resolve"] == ["compute", "reevaluate_final"]
@@ -113,6 +119,7 @@ def test_a_broken_config_is_a_dag_of_its_own_and_never_an_import_error(tmp_path)
     ]:
         d = res["dags"][dag_id]
         assert d["tasks"] == ["config_error"] and d["retries"] == {"config_error": 0} and d["callback"], dag_id
+        assert d["timeout"] == {"config_error": 120.0}, dag_id
         assert "config_error" in d["tags"] and d["display"].endswith(": CONFIG ERROR"), d["display"]
         assert str(path) in d["doc"] and all(w in d["doc"] for w in words), (dag_id, d["doc"])
         assert d["description"].startswith("Config error: "), d["description"]
