@@ -219,7 +219,7 @@ def build_message(report, *, sender: str, to: list[str], attachments: Optional[d
             msg[name] = sanitize_header(value, 100)
     msg.set_content(report.text, subtype="plain", charset="utf-8")
     msg.add_alternative(report.html, subtype="html", charset="utf-8")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]
     for cid, data in report.images.items():
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", cid):
             raise NotifyError(f"image id {cid!r} is not a safe Content-ID (letters, digits, _ . - only)")

@@ -63,7 +63,7 @@ def _png(fig) -> bytes:
         return raw
 
 
-def _shares(values: Sequence, n: int) -> list[float]:
+def _shares(values: Optional[Sequence], n: int) -> list[float]:
     out = [(_num(v) or 0.0) for v in list(values or [])[:n]]
     return out + [0.0] * (n - len(out))
 
@@ -95,8 +95,9 @@ def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, ma
     edges = histogram.get("edges")
     cats = histogram.get("categories")
     if edges and len(edges) >= 2:
-        edges_f = [_num(e) for e in edges]
-        if any(e is None for e in edges_f):
+        parsed = [_num(e) for e in edges]
+        edges_f = [e for e in parsed if e is not None]
+        if len(edges_f) != len(parsed):
             return None
         k = len(edges_f) - 1
         ref, cur = _shares(histogram.get("reference"), k), _shares(histogram.get("current"), k)

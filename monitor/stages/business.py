@@ -13,8 +13,9 @@ Guardrails are statistics of named columns over every row of the window
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,9 @@ def guardrail_stat(values: pd.Series, stat: str) -> Optional[float]:
         return None
     if m:
         return float(np.percentile(x, float(m.group(1))))
-    return float({"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}[stat](x))
+    reducers: dict[str, Callable[[np.ndarray], Any]] = {
+        "mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}
+    return float(reducers[stat](x))
 
 
 def _per_1000(value: float, n: int) -> Optional[float]:
@@ -80,7 +83,7 @@ def _money(current: pd.DataFrame, baseline: pd.DataFrame, task: Task, business: 
         n, bn = sum(cm.values()), sum(bcm.values())
         value = sum(cm[k] * costs[k] for k in costs)
         bvalue = sum(bcm[k] * costs[k] for k in costs)
-        out = {"basis": "cost_matrix", "cost_matrix": costs, "confusion": cm, "baseline_confusion": bcm}
+        out: dict[str, Any] = {"basis": "cost_matrix", "cost_matrix": costs, "confusion": cm, "baseline_confusion": bcm}
     elif business.cost_per_unit_error is not None and errors is not None:
         unit = -abs(business.cost_per_unit_error)  # a cost, whichever sign the config used
         be = task.abs_errors(baseline)

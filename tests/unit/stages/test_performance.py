@@ -154,6 +154,7 @@ def _coverage(make, truth: float, metric: str, reps: int, n: int) -> float:
     for r in range(reps):
         data, _, _ = task.prepare(make(n, 1000 + r))
         est = estimate(summarize(data, spec, 2)[0], spec, data.classes, 0.95, 200, r)[metric]
+        assert est.ci_low is not None and est.ci_high is not None
         hits += est.ci_low <= truth <= est.ci_high
     return hits / reps
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ def partitions(found: bool = True, rows: int | None = 200, error: str | None = N
 
 
 def run(current: pd.DataFrame, reference: pd.DataFrame = REFERENCE, **kw) -> QualityResult:
-    args = dict(
+    args: dict[str, Any] = dict(
         model=MODEL,
         features=FEATURES,
         config=QualityConfig(),

@@ -4,6 +4,7 @@ history): each check has a case that must alert and one that must not."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ def frame(n: int, seed: int = 0, day: dt.date = SAT, overrides: float = 0.0, ids
 
 
 def check(current: pd.DataFrame, reference: pd.DataFrame, day: dt.date = SAT, **kw):
-    args = dict(
+    args: dict[str, Any] = dict(
         model=MODEL, features=FEATURES, config=QualityConfig(), window_start=day, window_end=day,
         partitions=[{"date": day.isoformat(), "uri": "x", "found": True, "rows": len(current), "error": None}],
         history=[], labels=None, reference_daily_rows=None,
