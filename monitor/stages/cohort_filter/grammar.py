@@ -1,28 +1,4 @@
-"""The cohort filter grammar: `where: "driver_tenure < 1 and region in ['north', 'south']"`.
-
-A `where` expression is data, never code. It is parsed here by a small
-recursive-descent parser (no `eval`, no pandas `query`, no Python `ast`) and
-evaluated with vectorised pandas/numpy operations on named columns only.
-
-    expr        := or
-    or          := and ("or" and)*
-    and         := not ("and" not)*
-    not         := "not" not | comparison
-    comparison  := operand (op operand)*            (chained: 0 <= age < 30)
-                 | operand ["not"] "in" "[" literal ("," literal)* [","] "]"
-    operand     := column | literal | "(" expr ")"
-    op          := == | != | < | <= | > | >=
-    literal     := number | 'string' | "string" | true | false | null
-
-A column is a plain name ([A-Za-z_][A-Za-z0-9_]*, not starting with `__`); a
-bare column is allowed when it holds true/false values. `x == null` /
-`x != null` test for missing values. Everything else (`@`, backticks,
-attribute access, calls, arithmetic, subscripts) is refused with one line
-naming the expression, the position and what is allowed.
-
-Parsing is stdlib only (the config loads it in the DAG processor); numpy and
-pandas are imported when a filter is evaluated.
-"""
+"""The cohort filter grammar's tokens, syntax tree and recursive-descent parser (stdlib only)."""
 
 from __future__ import annotations
 
@@ -31,10 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-    import pandas as pd
+    pass
 
-__all__ = ["FilterError", "Filter", "parse_filter", "ALLOWED"]
+__all__ = ["ALLOWED", "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "FilterError", "Node", "Parser"]
 
 ALLOWED = (
     "allowed: column names, numbers, 'quoted strings', true/false/null, "
@@ -354,155 +329,5 @@ class _Parser:
 # --------------------------------------------------------------------------- evaluation
 
 
-class Filter:
-    """A parsed `where` expression: its columns, and a row mask for a DataFrame."""
-
-    def __init__(self, expr: str, tree: _Node):
-        self.expr = expr
-        self._tree = tree
-
-    def __repr__(self) -> str:
-        return f"Filter({self.expr!r})"
-
-    @property
-    def columns(self) -> list[str]:
-        """Every column the expression names, in order of first use."""
-        out: list[str] = []
-
-        def walk(n: Any) -> None:
-            if isinstance(n, _Column):
-                if n.name not in out:
-                    out.append(n.name)
-            elif isinstance(n, _Compare):
-                walk(n.left)
-                walk(n.right)
-            elif isinstance(n, _In):
-                walk(n.operand)
-            elif isinstance(n, _Not):
-                walk(n.arg)
-            elif isinstance(n, _BoolOp):
-                for a in n.args:
-                    walk(a)
-
-        walk(self._tree)
-        return out
-
-    def mask(self, df: pd.DataFrame) -> np.ndarray:
-        """One bool per row of `df`; ValueError (one line) when a column is missing or a type does not fit."""
-        import numpy as np
-
-        missing = [c for c in self.columns if c not in df.columns]
-        if missing:
-            raise ValueError(f"column(s) {', '.join(map(repr, missing))} not in the data")
-        out = _bool(self, self._tree, df)
-        return np.asarray(out, dtype=bool)
-
-    def _fail(self, pos: int, problem: str) -> ValueError:
-        return ValueError(f"where expression {self.expr!r} at position {pos + 1}: {problem}")
-
-
-def _bool(f: Filter, node: Any, df: pd.DataFrame) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(node, _BoolOp):
-        parts = [_bool(f, a, df) for a in node.args]
-        res = parts[0]
-        for p in parts[1:]:
-            res = (res & p) if node.op == "and" else (res | p)
-        return res
-    if isinstance(node, _Not):
-        return ~_bool(f, node.arg, df)
-    if isinstance(node, _Compare):
-        return _compare(f, node, df)
-    if isinstance(node, _In):
-        s = _series(f, node.operand, df)
-        if not isinstance(s, pd.Series):
-            raise f._fail(node.pos, "`in` needs a column on its left")
-        vals = [v for v in node.values if v is not None]
-        res = s.isin(vals).to_numpy(dtype=bool)
-        if len(vals) < len(node.values):
-            res = res | s.isna().to_numpy()
-        return ~res if node.negate else res
-    if isinstance(node, _Column):
-        s = df[node.name]
-        if not pd.api.types.is_bool_dtype(s.dtype):
-            raise f._fail(node.pos, f"the column {node.name!r} is not true/false; compare it with something (e.g. {node.name} > 0)")
-        return s.fillna(False).to_numpy(dtype=bool)
-    if isinstance(node, _Literal):
-        if isinstance(node.value, bool):
-            return np.full(len(df), node.value, dtype=bool)
-        raise f._fail(node.pos, "a literal alone is not a condition")
-    raise f._fail(0, "unsupported expression")  # pragma: no cover - the parser builds only the nodes above
-
-
-def _series(f: Filter, node: Any, df: pd.DataFrame) -> Any:
-    if isinstance(node, _Column):
-        return df[node.name]
-    if isinstance(node, _Literal):
-        return node.value
-    raise f._fail(_pos(node), "only a column or a literal can be compared (a condition in parentheses cannot)")
-
-
-def _pos(node: Any) -> int:
-    if isinstance(node, (_Column, _Literal, _Compare, _In)):
-        return node.pos
-    if isinstance(node, _Not):
-        return _pos(node.arg)
-    if isinstance(node, _BoolOp):
-        return _pos(node.args[0])
-    return 0
-
-
-def _compare(f: Filter, node: _Compare, df: pd.DataFrame) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    left, right = _series(f, node.left, df), _series(f, node.right, df)
-    lser, rser = isinstance(left, pd.Series), isinstance(right, pd.Series)
-    if not lser and not rser:
-        raise f._fail(node.pos, "compare a column with something (two literals are not a condition)")
-    if left is None or right is None:
-        if node.op not in ("==", "!="):
-            raise f._fail(node.pos, "null only goes with == or !=")
-        s = left if lser else right
-        isna = s.isna().to_numpy()
-        return isna if node.op == "==" else ~isna
-    for side, other in ((left, right), (right, left)):
-        if isinstance(side, pd.Series) and not isinstance(other, pd.Series):
-            _check_types(f, node, side, other)
-    ops = {
-        "==": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    try:
-        res = ops[node.op](left, right)
-    except TypeError as exc:
-        raise f._fail(node.pos, f"cannot compare these values ({str(exc).splitlines()[0][:200]})") from None
-    arr = np.asarray(res.fillna(False) if isinstance(res, pd.Series) else res)
-    if arr.dtype != bool:
-        arr = arr.astype(bool)
-    return arr
-
-
-def _check_types(f: Filter, node: _Compare, s: pd.Series, lit: Any) -> None:
-    import pandas as pd
-
-    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
-    if numeric and isinstance(lit, str):
-        raise f._fail(node.pos, f"the column {s.name!r} is numeric, compared with the string {lit!r}")
-    if isinstance(lit, (int, float)) and not isinstance(lit, bool) and not numeric and node.op not in ("==", "!="):
-        raise f._fail(node.pos, f"the column {s.name!r} is not numeric, ordered against the number {lit!r}")
-
-
-def parse_filter(expr: str) -> Filter:
-    """Parse a `where` expression, or raise FilterError (one line: expression, position, what is allowed)."""
-    if not isinstance(expr, str):
-        raise FilterError(str(expr), 0, "a where expression is a string")
-    if len(expr) > MAX_LENGTH:
-        raise FilterError(expr, MAX_LENGTH, f"the expression is longer than {MAX_LENGTH} characters")
-    return Filter(expr, _Parser(expr).parse())
+Node = _Node
+Parser = _Parser
