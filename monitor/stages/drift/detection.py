@@ -29,7 +29,7 @@ import pandas as pd
 from monitor.config import DriftConfig
 from monitor.errors import ConfigError, DataError, MonitorError
 from monitor.stages.drift.methods import METHODS, Method, Skip, auto_method, validate_method_names
-from monitor.stages.drift.multivariate import multivariate_drift
+from monitor.stages.drift.multivariate import multivariate_drift, sample_rows
 from monitor.stages.drift.newest_day import Day, newest_day_drift
 from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
@@ -88,8 +88,18 @@ def detect_drift(
     if classifier:  # scikit-learn takes seconds to import: do it while the columns are sorted
         prefetch = threading.Thread(target=importlib.import_module, args=("sklearn.ensemble",), daemon=True)
         prefetch.start()
-    raws = _map(lambda item: _safe_column_drift(profile.columns[item[0]], current[item[0]], item[1], config), todo,
-                config.workers)
+    mv_cols = [c for c, r in todo if r == "feature" or (r == "prediction" and config.multivariate.predictions)]
+    rows = sample_rows(len(current), config) if classifier else None
+    encoded: dict[str, np.ndarray] = {}  # the classifier's sample, taken while each column is in memory anyway
+
+    def one(item: tuple[str, str]) -> _Raw:
+        col, role = item
+        s = current[col]
+        if classifier and col in mv_cols and col in profile.sample_columns:
+            encoded[col] = profile.columns[col].encode(s if rows is None else s.iloc[rows])
+        return _safe_column_drift(profile.columns[col], s, role, config)
+
+    raws = _map(one, todo, config.workers)
     result = _verdicts(raws, config, skipped)
     day = None
     if newest_day is not None and config.newest_day.enabled:
@@ -97,8 +107,7 @@ def detect_drift(
     mv = None
     if classifier:
         prefetch.join()
-        cols = [c for c, r in todo if r == "feature" or (r == "prediction" and config.multivariate.predictions)]
-        mv = multivariate_drift(profile, current, cols, config)
+        mv = multivariate_drift(profile, current, mv_cols, config, encoded=encoded)
     return replace(result, newest_day=day, multivariate=mv)
 
 

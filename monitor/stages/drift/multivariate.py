@@ -22,9 +22,9 @@ predictions pooled, ROC AUC), with three changes:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -33,24 +33,44 @@ from monitor.config import DriftConfig
 from monitor.stages.drift.profile import ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, MultivariateDrift
 
-__all__ = ["multivariate_drift", "domain_classifier", "auc_delong"]
+__all__ = ["multivariate_drift", "sample_rows", "domain_classifier", "auc_delong"]
 
 METHOD = "domain_classifier"
 ITERATIONS = 50  # boosting rounds per fold (learning rate 0.2): enough to find a broken relation
 IMPORTANCE_ROWS = 1000  # held-out rows the permutation importance is measured on
 
 
+def sample_rows(n: int, config: DriftConfig) -> Optional[np.ndarray]:
+    """Positions of the current rows the classifier reads (sorted, seeded), or None for all `n`."""
+    mv = config.multivariate
+    if n <= mv.max_rows:
+        return None
+    return np.sort(np.random.default_rng(mv.seed).choice(n, mv.max_rows, replace=False))
+
+
 def multivariate_drift(profile: ReferenceProfile, current: pd.DataFrame, columns: Sequence[str],
-                       config: DriftConfig) -> MultivariateDrift:
-    """The domain classifier over `columns`, on the profile's reference sample and a sample of `current`."""
+                       config: DriftConfig, *, encoded: Optional[Mapping[str, np.ndarray]] = None) -> MultivariateDrift:
+    """The domain classifier over `columns`, on the profile's reference sample and a sample of `current`.
+
+    `encoded`: columns of the current sample (`sample_rows`) already encoded by the caller, which
+    had each column in memory anyway (a streamed day is then not read a second time); the others
+    are taken from `current` here.
+    """
     mv = config.multivariate
     cols = [c for c in columns if c in profile.sample_columns and c in current.columns]
     if profile.sample is None or not cols:
         return MultivariateDrift(METHOD, None, None, None, mv.threshold, False, note="no columns to compare")
     at = [profile.sample_columns.index(c) for c in cols]
-    rng = np.random.default_rng(mv.seed)
-    rows = current if len(current) <= mv.max_rows else current.iloc[np.sort(rng.choice(len(current), mv.max_rows, replace=False))]
-    cur = np.column_stack([profile.columns[c].encode(rows[c]) for c in cols])
+    rows = sample_rows(len(current), config)
+    encoded = encoded or {}
+
+    def column(c: str) -> np.ndarray:
+        if c in encoded:
+            return encoded[c]
+        s = current[c]
+        return profile.columns[c].encode(s if rows is None else s.iloc[rows])
+
+    cur = np.column_stack([column(c) for c in cols])
     return domain_classifier(
         np.asarray(profile.sample)[:, at], cur, cols, [profile.columns[c].kind == "categorical" for c in cols],
         threshold=mv.threshold, max_rows=mv.max_rows, folds=mv.folds, top=mv.top, seed=mv.seed, min_rows=config.min_rows,
