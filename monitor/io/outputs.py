@@ -3,24 +3,26 @@
     <output.uri>/<name>/date=YYYY-MM-DD/{metrics.json, report.html, manifest.json, to_annotate.csv}
     <output.uri>/<name>/_profiles/<key>.npz        the cached reference profile (drift)
 
-History (the metrics.json of earlier dates) is what trends and "new vs ongoing" alerts read.
+History (the committed metrics.json of earlier dates) is what trends and "new vs ongoing" alerts read;
+how a date's outputs are committed together is monitor.io.commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 from monitor.config import MonitorConfig
-from monitor.errors import MonitorError, NotFoundError
-from monitor.io.storage import S3Storage, Storage, join_uri, storage_for
+from monitor.errors import MonitorError
+from monitor.io.commit import committed_metrics, read_manifest, sweep_staging
+from monitor.io.storage import STAGING_DIR, LocalStorage, S3Storage, Storage, join_uri, storage_for
 
-__all__ = ["output_prefix", "load_history", "read_manifest", "link", "cached_profile"]
+__all__ = ["output_prefix", "load_history", "read_manifest", "sweep_leftovers", "link", "cached_profile"]
 
-_DATE_DIR = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/metrics\.json$")
+log = logging.getLogger(__name__)
 
 
 def output_prefix(cfg: MonitorConfig, day: dt.date) -> str:
@@ -29,33 +31,28 @@ def output_prefix(cfg: MonitorConfig, day: dt.date) -> str:
 
 
 def load_history(cfg: MonitorConfig, day: dt.date, *, s3: Optional[S3Storage] = None, limit: int = 30) -> list[dict]:
-    """metrics.json of the runs before `day`, oldest first (at most `limit`)."""
+    """The committed metrics.json of the runs before `day`, oldest first (at most `limit`).
+
+    Only what a manifest lists with a matching sha256 is read (monitor.io.commit): a metrics.json
+    left by a run that stopped before its commit is ignored, with one log line."""
+    base = join_uri(cfg.output.uri, cfg.name) + "/"
+    return [doc for _, doc in committed_metrics(storage_for(base, s3=s3), base, before=day.isoformat(), limit=limit)]
+
+
+def sweep_leftovers(cfg: MonitorConfig, *, s3: Optional[S3Storage] = None) -> int:
+    """Remove the temp files and staged outputs that stopped runs left, once older than limits.run_seconds
+    (no run of this monitor is still writing them): under <output.uri>/<name>/ and, locally, the
+    output root's and the index's .staging folders. Never fails the run; returns how many were removed."""
     base = join_uri(cfg.output.uri, cfg.name) + "/"
     st = storage_for(base, s3=s3)
+    prefixes = [base]
+    if isinstance(st, LocalStorage):  # S3 writes no temp files: only staged outputs, under base
+        prefixes += [join_uri(cfg.output.uri, STAGING_DIR) + "/", join_uri(cfg.output.uri, "_index", STAGING_DIR) + "/"]
     try:
-        objs = st.list(base)
-    except NotFoundError:
-        return []
-    dated = []
-    for o in objs:
-        m = _DATE_DIR.search(o.uri.replace("\\", "/"))
-        if m and m.group(1) < day.isoformat():
-            dated.append((m.group(1), o.uri))
-    out = []
-    for _, uri in sorted(dated)[-limit:]:
-        try:
-            out.append(st.read_json(uri))
-        except MonitorError:
-            continue  # one unreadable old run does not stop tonight's
-    return out
-
-
-def read_manifest(st: Storage, out: str) -> Optional[dict]:
-    """The manifest.json under the output prefix `out`, or None when there is none (or it is unreadable)."""
-    try:
-        return st.read_json(out + "manifest.json")
-    except MonitorError:
-        return None
+        return sweep_staging(st, prefixes, older_than=cfg.limits.run_seconds)
+    except MonitorError as exc:
+        log.info("could not clean leftover temp files under %s: %s", base, exc)
+        return 0
 
 
 def link(st: Storage, uri: str) -> str:

@@ -127,6 +127,12 @@ class Storage(ABC):
     def delete(self, uri: str) -> None:
         """Remove the object; no error when it does not exist."""
 
+    def publish(self, staged: str, final: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Put `data`, already written at `staged`, under its final name and drop the staged copy
+        (see monitor.io.commit). Each step is atomic; the default writes the bytes again (on S3 one PUT)."""
+        self.write_bytes(final, data, content_type)
+        self.delete(staged)
+
     def exists(self, uri: str) -> bool:
         try:
             self.stat(uri)
@@ -242,17 +248,33 @@ class LocalStorage(Storage):
             raise StorageError(f"{uri}: cannot create: {exc}") from exc
 
     def delete(self, uri: str) -> None:
+        p = self._path(uri)
         try:
-            self._path(uri).unlink(missing_ok=True)
+            p.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"{uri}: cannot delete: {exc}") from exc
+        _prune_staging(p.parent)
+
+    def publish(self, staged: str, final: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        src, dst = self._path(staged), self._path(final)
+        try:
+            os.replace(src, dst)  # a rename: atomic, no second copy of the bytes
+        except FileNotFoundError:
+            self.write_bytes(final, data, content_type)
+        except OSError as exc:
+            raise StorageError(f"{final}: cannot publish {staged}: {exc}") from exc
+        _prune_staging(src.parent)
 
     @staticmethod
     def _temp_file(p: Path, data: bytes) -> Path:
-        """`data` in a temp file in the hidden staging dir beside `p` (<dir>/.staging/tmp/), named with our pid,
-        so a killed writer's leftovers are recognisable and cleaned by the next run (see monitor.io.outputs)."""
-        tmp_dir = p.parent / STAGING_DIR / "tmp"
+        """`data` in a temp file in the hidden staging dir beside `p` (<dir>/.staging/tmp/; for a file that is
+        itself staged, the tmp/ of its .staging folder), named with our pid, so a killed writer's leftovers are
+        recognisable; the next run removes them once older than limits.run_seconds (monitor.io.commit.sweep_staging)."""
+        parts = p.parent.parts
+        root = Path(*parts[: parts.index(STAGING_DIR) + 1]) if STAGING_DIR in parts else p.parent / STAGING_DIR
+        tmp_dir = root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f"{p.name}.{os.getpid()}.", suffix=".tmp", dir=tmp_dir)
         try:
             os.fchmod(fd, file_mode())
@@ -262,6 +284,17 @@ class LocalStorage(Storage):
             Path(tmp).unlink(missing_ok=True)
             raise
         return Path(tmp)
+
+
+def _prune_staging(d: Path) -> None:
+    """Remove `d` when it is an empty run folder inside a .staging folder (never .staging or its tmp/,
+    where another writer may be creating a file right now)."""
+    if d.parent.name != STAGING_DIR or d.name == "tmp":
+        return
+    try:
+        d.rmdir()
+    except OSError:
+        pass  # not empty, or gone
 
 
 def _json_extra(text: str) -> dict:

@@ -4,14 +4,13 @@ latest alerts. Rewritten after each run.
 Each monitor keeps a small summary of its days in `<output>/_index/<name>.json`, written only by
 its own runs (so monitors never race on one file); the page is rendered from all the summaries,
 which costs one listing and one small read per monitor, whatever the history's length.
-A summary that is missing (first run, or deleted) is rebuilt from the monitor's metrics.json files.
+A summary that is missing (first run, or deleted) is rebuilt from the monitor's committed metrics.json files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,7 +21,6 @@ __all__ = ["INDEX_DAYS", "STATUS_STYLE", "summarize_day", "failed_day", "update_
 INDEX_DAYS = 30
 _KEEP_DAYS = 120  # days kept in a monitor's summary
 _TOP_ALERTS = 5
-_DATE_DIR = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/metrics\.json$")
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 STATUS_STYLE = {  # status: (cell colour, text colour, label)
     "ok": ("#16a34a", "#ffffff", "OK"),
@@ -65,20 +63,12 @@ def failed_day(name: str, day: dt.date, error: str) -> dict:
 
 
 def _rebuild(storage: Any, output_uri: str, name: str) -> dict[str, dict]:
-    """A monitor's summary from its metrics.json files (the last _KEEP_DAYS days that have one)."""
+    """A monitor's summary from its committed metrics.json files (the last INDEX_DAYS days that have one;
+    a metrics.json no manifest vouches for is left out, see monitor.io.commit)."""
+    from monitor.io.commit import committed_metrics
+
     base = _join(output_uri, name) + "/"
-    try:
-        objs = storage.list(base)
-    except NotFoundError:
-        return {}
-    dated = sorted((m.group(1), o.uri) for o in objs if (m := _DATE_DIR.search(o.uri.replace("\\", "/"))))
-    days: dict[str, dict] = {}
-    for day, uri in dated[-INDEX_DAYS:]:
-        try:
-            days[day] = summarize_day(name, {"date": day, **storage.read_json(uri)})
-        except MonitorError:
-            continue
-    return days
+    return {day: summarize_day(name, {**doc, "date": day}) for day, doc in committed_metrics(storage, base, limit=INDEX_DAYS)}
 
 
 def _read_summary(storage: Any, uri: str) -> Optional[dict]:

@@ -1,8 +1,8 @@
 """The phases of one monitored date, the one place that wires storage and SMTP to the stages.
 
     compute(cfg, day)  ->  read window + reference + baseline + labels, run the stages,
-                           write metrics.json (+ to_annotate.csv) and manifest.json
-    render(cfg, day)   ->  report.html from metrics.json and the history
+                           commit metrics.json (+ to_annotate.csv) with manifest.json
+    render(cfg, day)   ->  report.html from the committed metrics.json and the history, committed
     notify(cfg, day)   ->  the email (or .eml in the outbox), once per date; recorded in the manifest
     run(cfg, day)      ->  the three in a row (the CLI); the DAG runs them as separate tasks
 
@@ -10,12 +10,15 @@ Options and clients are resolved once by the caller (`RunOptions`, `Clients`). A
 raises is reported (an alert and `errors` in metrics.json), the others still run. A run that
 cannot proceed at all (config, reference, storage) raises a MonitorError after sending a
 failure notice, and writes nothing, so an earlier good output for the date is never replaced.
+Every output is committed with the manifest written last (monitor.io.commit): a phase that stops
+half-way leaves the date's previous commit as it was, and readers only trust committed outputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import os
 import time
@@ -25,9 +28,10 @@ from typing import Any, Concatenate, Optional, ParamSpec, TypeVar
 
 from monitor import __version__
 from monitor.config import MonitorConfig, check_columns
-from monitor.errors import MonitorError, NotFoundError, NotifyError
+from monitor.errors import DataError, MonitorError, NotFoundError, NotifyError
+from monitor.io.commit import Output, UncommittedError, add_outputs, commit, digest, read_committed, update_manifest
 from monitor.io.inputs import read_inputs, window_dates
-from monitor.io.outputs import link, load_history, output_prefix, read_manifest
+from monitor.io.outputs import link, load_history, output_prefix, read_manifest, sweep_leftovers
 from monitor.io.safecsv import safe_csv
 from monitor.io.storage import storage_for, time_limits
 from monitor.jsonutil import dumps
@@ -136,12 +140,13 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         # the email record survives recomputation: a rerun does not re-send unless asked
         "email": previous.get("email") if previous else None,
     }
-    st_out.write_text(out + "metrics.json", redact_json(dumps(metrics)), "application/json")
-    if to_annotate is not None and len(to_annotate):
-        st_out.write_text(out + "to_annotate.csv", safe_csv(to_annotate), "text/csv")  # formula-safe, cells cut
-    else:  # nothing left to annotate: a previous run's list would ask for rows that are labelled now
-        st_out.delete(out + "to_annotate.csv")
-    st_out.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
+    files = [Output("metrics.json", redact_json(dumps(metrics)).encode("utf-8"), "application/json")]
+    if to_annotate is not None and len(to_annotate):  # formula-safe, cells cut
+        files.append(Output("to_annotate.csv", safe_csv(to_annotate).encode("utf-8"), "text/csv"))
+    sweep_leftovers(cfg, s3=clients.s3)  # what stopped runs left in .staging folders
+    # staged, then the manifest (the commit), then published; a previous run's report.html, or a
+    # to_annotate.csv when nothing is left to annotate (its rows are labelled now), is removed
+    commit(st_out, out, files, manifest, run_id=new_run_id(), replace=True)
     return {
         "date": day.isoformat(), "output_uri": out, "status": metrics["status"], "alerts": len(metrics["alerts"]),
         # for the task log (monitor.airflow.runtime.log_compute): the inputs, the cache, the alerts
@@ -152,16 +157,29 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     }
 
 
-def _report(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[Any, dict, dict]:
+def _committed_metrics(cfg: MonitorConfig, day: dt.date, st: Any, out: str) -> tuple[dict, dict, dict]:
+    """The date's committed metrics.json, its manifest and the metrics' digest; a clear refusal otherwise."""
+    manifest = read_manifest(st, out)
+    try:
+        raw = read_committed(st, out, "metrics.json", manifest)
+        metrics = json.loads(raw)
+    except NotFoundError:
+        raise NotFoundError(f"{out}metrics.json: not computed yet; run the compute step for {day} first") from None
+    except UncommittedError as exc:
+        raise UncommittedError(
+            f"{exc}: the compute of {day} did not finish, so there is nothing to report for {day}; rerun the date "
+            f"(python -m monitor run {cfg.source_path or 'CONFIG'} --date {day}, or clear the compute task)") from None
+    except ValueError as exc:
+        raise DataError(f"{out}metrics.json: not valid JSON ({exc})") from None
+    return metrics, manifest or {}, digest(raw)
+
+
+def _report(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[Any, dict, dict, dict]:
     from monitor.report.render import render_report
 
     out = output_prefix(cfg, day)
     st = storage_for(out, s3=clients.s3)
-    try:
-        metrics = st.read_json(out + "metrics.json")
-    except NotFoundError:
-        raise NotFoundError(f"{out}metrics.json: not computed yet; run the compute step for {day} first") from None
-    manifest = read_manifest(st, out) or {}
+    metrics, manifest, metrics_digest = _committed_metrics(cfg, day, st, out)
     history = load_history(cfg, day, s3=clients.s3, limit=cfg.report.trend_runs)
     provenance = {
         "inputs": manifest.get("inputs", []),
@@ -173,20 +191,27 @@ def _report(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[Any, di
     report = render_report(
         metrics, history=history, provenance=provenance, charts=cfg.report.charts, trend_runs=cfg.report.trend_runs
     )
-    return report, metrics, manifest
+    return report, metrics, manifest, metrics_digest
 
 
 @_limited
 def render(cfg: MonitorConfig, day: dt.date, clients: Optional[Clients] = None) -> str:
-    """Phase 2: render report.html (self-contained) from metrics.json and the history; returns its URI."""
+    """Phase 2: render report.html (self-contained) from the committed metrics.json and the history, and
+    commit it next to that metrics.json; returns its URI."""
     return _render(cfg, day, clients or Clients.from_env())[0]
 
 
 def _render(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[str, tuple]:
     out = output_prefix(cfg, day)
-    rendered = _report(cfg, day, clients)
-    storage_for(out, s3=clients.s3).write_text(out + "report.html", rendered[0].standalone_html(), "text/html; charset=utf-8")
-    return out + "report.html", rendered
+    st = storage_for(out, s3=clients.s3)
+    for _ in range(3):  # another run of the date may commit a new metrics.json while we render
+        report, metrics, _, metrics_digest = _report(cfg, day, clients)
+        html = Output("report.html", report.standalone_html().encode("utf-8"), "text/html; charset=utf-8")
+        manifest = add_outputs(st, out, [html], run_id=new_run_id(), basis={"metrics.json": metrics_digest})
+        if manifest is not None:
+            return out + "report.html", (report, metrics, manifest)
+    raise UncommittedError(f"{out}metrics.json changed three times while report.html was rendered (other runs of {day} "
+                           "are computing it); render again once they are done")
 
 
 @_limited
@@ -202,7 +227,7 @@ def notify(
     clients = clients or Clients.from_env()
     out = output_prefix(cfg, day)
     st = storage_for(out, s3=clients.s3)
-    report, metrics, manifest = _rendered or _report(cfg, day, clients)
+    report, metrics, manifest = _rendered or _report(cfg, day, clients)[:3]
     why_not = email_decision(cfg, metrics.get("status", "ok"), options, manifest)
     error: Optional[MonitorError] = None
     claim_uri, run_id = out + CLAIM_NAME, new_run_id()
@@ -225,6 +250,14 @@ def notify(
             error = exc
             email = {"sent": False, "error": redact(str(exc))}
             release_claim(st, claim_uri, run_id)
+    update_manifest(st, out, functools.partial(_record_email, email))  # re-read: the outputs it lists are kept
+    _index_day(cfg, day, metrics, clients)
+    if error is not None:
+        raise NotifyError(f"results written to {out}, but the email was not delivered: {error}")
+    return email
+
+
+def _record_email(email: dict, manifest: dict) -> dict:
     prev = manifest.get("email") or {}
     if not email["sent"] and prev.get("sent"):
         # Keep the record of the last delivery: a skipped or failed resend must not erase it.
@@ -233,11 +266,7 @@ def notify(
     else:
         manifest["email"] = email
     manifest["notified_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    st.write_text(out + "manifest.json", redact_json(dumps(manifest)), "application/json")
-    _index_day(cfg, day, metrics, clients)
-    if error is not None:
-        raise NotifyError(f"results written to {out}, but the email was not delivered: {error}")
-    return email
+    return manifest
 
 
 def _index_day(cfg: MonitorConfig, day: dt.date, metrics: dict, clients: Clients) -> Optional[str]:
@@ -292,7 +321,8 @@ def build_deep_dive(
             reference, current = inputs.reference, inputs.current
         cols = [c for c in infer_features(cfg, reference) if c in current.columns]
         html = build_evidently_html(reference, current, cols, sample_rows=cfg.report.evidently_sample_rows, seed=cfg.performance.seed)
-        storage_for(out, s3=clients.s3).write_bytes(out + "evidently.html", html, "text/html; charset=utf-8")
+        st = storage_for(out, s3=clients.s3)
+        add_outputs(st, out, [Output("evidently.html", html, "text/html; charset=utf-8")], run_id=new_run_id(), basis={})
         return out + "evidently.html"
     except Exception as exc:  # noqa: BLE001 - the deep dive must never block the email or the run
         log.warning("evidently deep-dive for %s %s failed: %s", cfg.name, day, exc)

@@ -1,0 +1,283 @@
+"""The outputs of a date change together or not at all: stage, commit with the manifest last, publish.
+
+    <out>/.staging/<run>/<name>   1. a phase writes its new outputs here (hidden; never read as input)
+    <out>/manifest.json           2. then the manifest, last: `outputs` lists every output of the date
+                                     {name: {sha256, size, staged}}. Writing it is the commit.
+    <out>/<name>                  3. then each output is published under its final name (a rename
+                                     locally, a PUT on S3), and outputs of an earlier run of the date
+                                     that this one does not produce are deleted.
+
+Why stage instead of writing final names first: a run that stops before step 2 (killed, S3 gone)
+leaves the previous commit of the date untouched, files and manifest alike, so readers keep the
+last good results. A reader trusts `<out>/<name>` only when the manifest lists it with a matching
+sha256; when the final name does not match (a run stopped between steps 2 and 3) the staged copy
+the manifest names is read instead, and the next run publishes it (`sweep_staging`). A file the
+manifest does not list, or whose hash does not match, is not committed and is ignored.
+
+Manifests written before this protocol have no `outputs`: their metrics.json is trusted when it is
+not newer than the manifest (the old order wrote the manifest after it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from monitor.errors import DataError, MonitorError, NotFoundError
+from monitor.io.storage import STAGING_DIR, LocalStorage, ObjectInfo, Storage, join_uri
+from monitor.jsonutil import dumps
+from monitor.redact import redact_json
+
+__all__ = [
+    "MANIFEST",
+    "KNOWN_OUTPUTS",
+    "Output",
+    "UncommittedError",
+    "digest",
+    "commit",
+    "add_outputs",
+    "read_manifest",
+    "read_committed",
+    "committed_metrics",
+    "update_manifest",
+    "sweep_staging",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+KNOWN_OUTPUTS = ("metrics.json", "to_annotate.csv", "report.html", "evidently.html")
+_CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html; charset=utf-8"}
+_DATED = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/([^/]+)$")
+
+
+class UncommittedError(DataError):
+    """An output is not part of its date's commit (not in the manifest, or its hash does not match)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+def digest(data: bytes) -> dict:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def read_manifest(st: Storage, out: str) -> Optional[dict]:
+    """The manifest.json under the output prefix `out`, or None when there is none (or it is unreadable)."""
+    try:
+        data = st.read_json(out + MANIFEST)
+    except MonitorError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_manifest(st: Storage, out: str, manifest: dict) -> None:
+    st.write_text(out + MANIFEST, redact_json(dumps(manifest)), "application/json")
+
+
+def _staged_uri(out: str, rel: str) -> str:
+    return f"{out}{STAGING_DIR}/{rel}"
+
+
+def commit(st: Storage, out: str, outputs: Sequence[Output], manifest: dict, *, run_id: str, replace: bool) -> dict:
+    """Stage `outputs`, write `manifest` (last) listing them, publish them; returns the manifest written.
+
+    replace=True (compute): the date's outputs become exactly `outputs`; whatever an earlier run of the
+    date left under a known output name is deleted. replace=False (render, deep dive): `outputs` join
+    those `manifest` already lists (the caller passes the manifest it just read)."""
+    listed = {} if replace else dict(manifest.get("outputs") or {})
+    for o in outputs:
+        rel = f"{run_id}/{o.name}"
+        st.write_bytes(_staged_uri(out, rel), o.data, o.content_type)
+        listed[o.name] = {**digest(o.data), "staged": rel}
+    manifest = {**manifest, "outputs": listed}
+    _write_manifest(st, out, manifest)  # the commit
+    if not _still_ours(st, out, listed, run_id, [o.name for o in outputs]):
+        # another run of the date committed after us: its outputs are the date's; drop our copies
+        for o in outputs:
+            st.delete(_staged_uri(out, f"{run_id}/{o.name}"))
+        return manifest
+    for o in outputs:
+        st.publish(_staged_uri(out, f"{run_id}/{o.name}"), out + o.name, o.data, o.content_type)
+    if replace:
+        for name in KNOWN_OUTPUTS:
+            if name not in listed:  # a previous run's output that this run does not produce
+                st.delete(out + name)
+    return manifest
+
+
+def add_outputs(st: Storage, out: str, outputs: Sequence[Output], *, run_id: str, basis: dict) -> Optional[dict]:
+    """Commit `outputs` next to those the date's manifest lists; returns the manifest written, or None
+    when an output they were made from (`basis`: name -> {sha256, ...}, e.g. the metrics.json a report
+    was rendered from) is no longer the committed one (another run of the date committed meanwhile)."""
+    current = read_manifest(st, out) or {}
+    entries = current.get("outputs")
+    if entries is None:  # a manifest written before the commit protocol: adopt what it vouches for
+        entries = {n: digest(read_committed(st, out, n, current)) for n in basis}
+    if any((entries.get(n) or {}).get("sha256") != e.get("sha256") for n, e in basis.items()):
+        return None
+    return commit(st, out, outputs, {**current, "outputs": entries}, run_id=run_id, replace=False)
+
+
+def _still_ours(st: Storage, out: str, listed: dict, run_id: str, names: Iterable[str]) -> bool:
+    now = read_manifest(st, out) or {}
+    entries = now.get("outputs") or {}
+    return all(isinstance(entries.get(n), dict) and entries[n].get("staged") == f"{run_id}/{n}" for n in names)
+
+
+def update_manifest(st: Storage, out: str, change: Any) -> dict:
+    """Re-read the manifest, apply `change(manifest) -> manifest`, write it: the outputs it lists are kept."""
+    manifest = change(read_manifest(st, out) or {})
+    _write_manifest(st, out, manifest)
+    return manifest
+
+
+def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict]) -> bytes:
+    """The committed content of `<out><name>`: UncommittedError when the manifest does not list it with
+    this hash (a run that stopped before its commit), NotFoundError when there is no such output."""
+    where = f"{out}{name}"
+    if manifest is None:
+        if not st.exists(where):
+            raise NotFoundError(f"{where}: no such object")
+        raise UncommittedError(f"{where}: not committed (there is no {out}{MANIFEST})")
+    entries = manifest.get("outputs")
+    if entries is None:  # a manifest written before the commit protocol
+        return _read_legacy(st, out, name)
+    entry = entries.get(name) if isinstance(entries, dict) else None
+    if not isinstance(entry, dict):
+        if not st.exists(where):
+            raise NotFoundError(f"{where}: no such object")
+        raise UncommittedError(f"{where}: not committed ({out}{MANIFEST} does not list it)")
+    candidates = [where]
+    if isinstance(entry.get("staged"), str) and ".." not in entry["staged"]:
+        candidates += [_staged_uri(out, entry["staged"]), where]  # a publish (rename) may run meanwhile
+    for uri in candidates:
+        try:
+            data = st.read_bytes(uri)
+        except NotFoundError:
+            continue
+        if hashlib.sha256(data).hexdigest() == entry.get("sha256"):
+            return data
+    raise UncommittedError(f"{where}: not committed (its sha256 does not match {out}{MANIFEST})")
+
+
+def _read_legacy(st: Storage, out: str, name: str) -> bytes:
+    data_at, manifest_at = _when(st.stat(out + name).mtime), _when(st.stat(out + MANIFEST).mtime)
+    if data_at is not None and manifest_at is not None and data_at > manifest_at:
+        raise UncommittedError(f"{out}{name}: not committed (newer than {out}{MANIFEST}, which has no output list)")
+    return st.read_bytes(out + name)
+
+
+def committed_metrics(st: Storage, base: str, *, before: Optional[str] = None, limit: int = 30,
+                      listing: Optional[list[ObjectInfo]] = None) -> list[tuple[str, dict]]:
+    """(date, metrics) of the dates under a monitor's prefix `base` whose metrics.json is committed,
+    oldest first: the newest `limit` dates (before `before`, YYYY-MM-DD) that have one. A metrics.json
+    that is not committed is skipped with one log line."""
+    try:
+        objs = listing if listing is not None else st.list(base)
+    except NotFoundError:
+        return []
+    names: dict[str, set[str]] = {}
+    for o in objs:
+        m = _DATED.search(o.uri.replace("\\", "/"))
+        if m and (before is None or m.group(1) < before):
+            names.setdefault(m.group(1), set()).add(m.group(2))
+    days = [d for d in sorted(names) if "metrics.json" in names[d]][-limit:]
+    out: list[tuple[str, dict]] = []
+    for day in days:
+        prefix = join_uri(base, f"date={day}") + "/"
+        try:
+            manifest = read_manifest(st, prefix) if MANIFEST in names[day] else None
+            doc = json.loads(read_committed(st, prefix, "metrics.json", manifest))
+        except UncommittedError as exc:
+            log.warning("history: ignoring %s", exc)
+            continue
+        except (MonitorError, ValueError):
+            continue  # one unreadable old run does not stop tonight's
+        if isinstance(doc, dict):
+            out.append((day, doc))
+    return out
+
+
+def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, limit: int = 200,
+                  now: Optional[dt.datetime] = None) -> int:
+    """Remove what stopped runs left in hidden .staging folders under `prefixes`: temp files and staged
+    outputs older than `older_than` seconds (younger ones may belong to a run still going). A staged
+    output its date's manifest still names, and whose final name does not hold it yet, is published
+    first. At most `limit` objects; one log line. Returns how many were removed."""
+    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=older_than)
+    found: list[ObjectInfo] = []
+    for prefix in prefixes:
+        try:
+            found += [o for o in st.list(prefix) if f"/{STAGING_DIR}/" in o.uri.replace("\\", "/")
+                      and (t := _when(o.mtime)) is not None and t < cutoff]
+        except MonitorError:
+            continue
+    removed = published = 0
+    for o in found[:limit]:
+        try:
+            published += _finish_publish(st, o.uri)
+            st.delete(o.uri)
+            removed += 1
+        except MonitorError as exc:
+            log.info("could not remove the leftover %s: %s", o.uri, exc)
+    if found:
+        log.warning("removed %d leftover temp or staged file(s) older than %gs (runs that stopped) under %s%s%s",
+                    removed, older_than, ", ".join(prefixes), f"; published {published} committed" if published else "",
+                    f"; {len(found) - limit} left for the next run" if len(found) > limit else "")
+    if isinstance(st, LocalStorage):
+        for prefix in prefixes:
+            _remove_empty_run_dirs(st, prefix)
+    return removed
+
+
+def _when(iso: Optional[str]) -> Optional[dt.datetime]:
+    try:
+        t = dt.datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
+def _finish_publish(st: Storage, uri: str) -> int:
+    """Publish a staged output the manifest of its date names when the final name does not hold it."""
+    norm = uri.replace("\\", "/")
+    head, sep, rel = norm.partition(f"/{STAGING_DIR}/")
+    if not sep or rel.startswith("tmp/") or "/" not in rel:
+        return 0
+    out, name = head + "/", rel.rsplit("/", 1)[1]
+    entry = ((read_manifest(st, out) or {}).get("outputs") or {}).get(name)
+    if not isinstance(entry, dict) or entry.get("staged") != rel:
+        return 0
+    try:
+        if digest(st.read_bytes(out + name))["sha256"] == entry.get("sha256"):
+            return 0
+    except NotFoundError:
+        pass
+    data = st.read_bytes(uri)
+    if digest(data)["sha256"] != entry.get("sha256"):
+        return 0
+    st.write_bytes(out + name, data, _CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"))
+    return 1
+
+
+def _remove_empty_run_dirs(st: LocalStorage, prefix: str) -> None:
+    root = st.local_path(prefix)
+    if root is None or not root.is_dir():
+        return
+    for d in sorted(root.rglob(f"{STAGING_DIR}/*"), reverse=True):
+        if d.is_dir() and d.name != "tmp":
+            try:
+                d.rmdir()
+            except OSError:
+                pass
