@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from monitor.errors import DataError, MonitorError, NotFoundError
-from monitor.io.storage import STAGING_DIR, LocalStorage, ObjectInfo, Storage, join_uri
+from monitor.io.storage import STAGING_DIR, LocalStorage, ObjectInfo, Storage, join_uri, writer_gone
 from monitor.jsonutil import dumps
 from monitor.redact import redact_json
 
@@ -212,7 +212,8 @@ def committed_metrics(st: Storage, base: str, *, before: Optional[str] = None, l
 def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, limit: int = 200,
                   now: Optional[dt.datetime] = None) -> int:
     """Remove what stopped runs left in hidden .staging folders under `prefixes`: temp files and staged
-    outputs older than `older_than` seconds (younger ones may belong to a run still going). A staged
+    outputs older than `older_than` seconds (younger ones may belong to a run still going), or written by
+    a process of this host that is gone (see writer_gone). A staged
     output its date's manifest still names, and whose final name does not hold it yet, is published
     first. At most `limit` objects; one log line. Returns how many were removed."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=older_than)
@@ -220,7 +221,7 @@ def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, li
     for prefix in prefixes:
         try:
             found += [o for o in st.list(prefix) if f"/{STAGING_DIR}/" in o.uri.replace("\\", "/")
-                      and (t := _when(o.mtime)) is not None and t < cutoff]
+                      and (((t := _when(o.mtime)) is not None and t < cutoff) or writer_gone(o.uri))]
         except MonitorError:
             continue
     removed = published = 0
@@ -232,7 +233,7 @@ def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, li
         except MonitorError as exc:
             log.info("could not remove the leftover %s: %s", o.uri, exc)
     if found:
-        log.warning("removed %d leftover temp or staged file(s) older than %gs (runs that stopped) under %s%s%s",
+        log.warning("removed %d leftover temp or staged file(s) of runs that stopped (older than %gs or their process gone) under %s%s%s",
                     removed, older_than, ", ".join(prefixes), f"; published {published} committed" if published else "",
                     f"; {len(found) - limit} left for the next run" if len(found) > limit else "")
     if isinstance(st, LocalStorage):

@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -48,6 +49,8 @@ __all__ = [
     "STAGING_DIR",
     "time_limits",
     "check_deadline",
+    "writer_tag",
+    "writer_gone",
 ]
 
 STAGING_DIR = ".staging"  # hidden folder for temp files and staged outputs, never read as input
@@ -63,6 +66,44 @@ class ObjectInfo:
 
     def to_dict(self) -> dict:
         return {"uri": self.uri, "size": self.size, "etag": self.etag, "mtime": self.mtime}
+
+
+def _host_label() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname().split(".")[0])[:20] or "host"
+
+
+def writer_tag() -> str:
+    """`<host>-<pid>` of this process, put in the names of temp files and staged outputs so that the
+    next run can tell a stopped writer's leftovers (see writer_gone)."""
+    return f"{_host_label()}-{os.getpid()}"
+
+
+_TAGGED = (  # a staged run folder <YYYYmmddTHHMMSSZ>-<host>-<pid>-<hex6>/, a temp file <name>.<host>-<pid>.<random>.tmp
+    re.compile(r"^\d{8}T\d{6}Z-(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)-[0-9a-f]{6}/"),
+    re.compile(r"\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[^./]+\.tmp$"),
+)
+
+
+def writer_gone(uri: str) -> bool:
+    """Whether the writer named in a temp file or staged output (see writer_tag) was a process of this
+    host that is no longer running: its leftovers can go at once. False when unknown (another host,
+    a pid in use, no tag): then only their age tells."""
+    rel = uri.replace("\\", "/").rsplit("/" + STAGING_DIR + "/", 1)[-1]
+    m = _TAGGED[0].search(rel) or _TAGGED[1].search(rel)
+    if m is None or m.group("host") != _host_label():
+        return False
+    pid = int(m.group("pid"))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
 
 
 FILE_MODE_ENV = "MONITOR_FILE_MODE"
@@ -269,13 +310,14 @@ class LocalStorage(Storage):
     def _temp_file(p: Path, data: bytes) -> Path:
         """`data` in a temp file in the hidden staging dir beside `p` (<dir>/.staging/tmp/; for a file that is
         itself staged, the tmp/ of its .staging folder), named with our pid, so a killed writer's leftovers are
-        recognisable; the next run removes them once older than limits.run_seconds (monitor.io.commit.sweep_staging)."""
+        recognisable; the next run removes them once older than limits.run_seconds, or at once when that process is
+gone (monitor.io.commit.sweep_staging)."""
         parts = p.parent.parts
         root = Path(*parts[: parts.index(STAGING_DIR) + 1]) if STAGING_DIR in parts else p.parent / STAGING_DIR
         tmp_dir = root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{p.name}.{os.getpid()}.", suffix=".tmp", dir=tmp_dir)
+        fd, tmp = tempfile.mkstemp(prefix=f"{p.name}.{writer_tag()}.", suffix=".tmp", dir=tmp_dir)
         try:
             os.fchmod(fd, file_mode())
             with os.fdopen(fd, "wb") as fh:

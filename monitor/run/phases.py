@@ -33,7 +33,7 @@ from monitor.io.commit import Output, UncommittedError, add_outputs, commit, dig
 from monitor.io.inputs import read_inputs, window_dates
 from monitor.io.outputs import link, load_history, output_prefix, read_manifest, sweep_leftovers
 from monitor.io.safecsv import safe_csv
-from monitor.io.storage import storage_for, time_limits
+from monitor.io.storage import storage_for, time_limits, writer_tag
 from monitor.jsonutil import dumps
 from monitor.notify.claim import CLAIM_NAME, claim_send, release_claim, settle_claim, why_claimed
 from monitor.notify.smtp import DeliveryUnknownError
@@ -78,10 +78,9 @@ def _limited(fn: Callable[Concatenate[MonitorConfig, dt.date, _P], _R]) -> Calla
 
 def new_run_id() -> str:
     """A unique id for one run (or phase) of a date: UTC time, host, pid and a random tail."""
-    import socket
     import uuid
 
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{writer_tag()}-{uuid.uuid4().hex[:6]}"
 
 
 def _code_version() -> str:

@@ -238,7 +238,7 @@ class S3FaultProxy:
         reader = sock.makefile("rb")
         try:
             while not self._stop.is_set():
-                parsed = _read_request(reader)
+                parsed = _read_request(reader, sock)
                 if parsed is None:
                     return  # the client closed the connection
                 method, path, headers, body = parsed
@@ -360,7 +360,7 @@ class S3FaultProxy:
         return True
 
 
-def _read_request(reader) -> Optional[tuple[str, str, dict[str, str], bytes]]:
+def _read_request(reader, sock: Optional[socket.socket] = None) -> Optional[tuple[str, str, dict[str, str], bytes]]:
     line = reader.readline(65537)
     while line in (b"\r\n", b"\n"):
         line = reader.readline(65537)
@@ -375,6 +375,9 @@ def _read_request(reader) -> Optional[tuple[str, str, dict[str, str], bytes]]:
         k, v = h.decode("latin-1").split(":", 1)
         headers[k.strip()] = v.strip()
     lower = {k.lower(): v for k, v in headers.items()}
+    if sock is not None and lower.get("expect", "").lower() == "100-continue":
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # else botocore waits 1 s before sending each PUT body
+        headers = {k: v for k, v in headers.items() if k.lower() != "expect"}
     body = b""
     if lower.get("transfer-encoding", "").lower() == "chunked":
         chunks = []

@@ -1,0 +1,145 @@
+"""A date's outputs change together or not at all (issue 13 #7): the manifest, written last, vouches for
+each output by sha256; history, the index and the report trust nothing else; leftovers are swept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import MonitorError
+from monitor.io.commit import UncommittedError
+from monitor.io.outputs import load_history
+from monitor.io.storage import LocalStorage, S3Storage
+from monitor.run import Clients, RunOptions, render, run
+from tests.support.outputs import assert_consistent, leftovers
+from tests.support.s3_faults import S3FaultProxy, on_put
+from tests.support.tiny import DAY, frame, out_dir, tiny_config, write_store
+
+NEXT = DAY + dt.timedelta(days=1)
+QUIET = RunOptions(send_email=False, as_of=NEXT, deep_dive=False)
+
+
+def _tamper(path: Path) -> None:
+    """What a run that stopped after writing metrics.json under its final name (the old order) leaves."""
+    doc = json.loads(path.read_text())
+    doc["alerts"] = [{"kind": "drift", "subject": "x", "severity": "critical", "message": "uncommitted", "new": True}]
+    path.write_text(json.dumps(doc))
+
+
+def test_a_run_commits_every_output_with_its_hash(tmp_path):
+    cfg = tiny_config(str(write_store(tmp_path / "store")))
+    run(cfg, DAY, QUIET)
+    manifest = assert_consistent(LocalStorage(), out_dir(cfg), expect=("metrics.json", "report.html", "to_annotate.csv"))
+    assert set(manifest["outputs"]) == {"metrics.json", "report.html", "to_annotate.csv"}
+    assert leftovers(LocalStorage(), str(tmp_path / "store" / "out") + "/") == []
+
+
+def test_history_ignores_a_metrics_json_the_manifest_does_not_vouch_for(tmp_path, caplog):
+    root = write_store(tmp_path / "store", days=(DAY, NEXT))
+    cfg = tiny_config(str(root))
+    run(cfg, DAY, QUIET)
+    assert [h["date"] for h in load_history(cfg, NEXT)] == [DAY.isoformat()]  # committed: read
+    _tamper(Path(out_dir(cfg)) / "metrics.json")
+    with caplog.at_level(logging.WARNING, logger="monitor.io.commit"):
+        assert load_history(cfg, NEXT) == []
+    lines = [r.getMessage() for r in caplog.records if "history: ignoring" in r.getMessage()]
+    assert len(lines) == 1 and "metrics.json" in lines[0] and "not committed" in lines[0]
+    res = run(cfg, NEXT, QUIET)  # the next day's alerts are "new": the uncommitted day is not their history
+    assert all(a["new"] for a in res.metrics["alerts"])
+
+
+def test_render_refuses_an_uncommitted_metrics_json(tmp_path):
+    cfg = tiny_config(str(write_store(tmp_path / "store")))
+    run(cfg, DAY, QUIET)
+    _tamper(Path(out_dir(cfg)) / "metrics.json")
+    with pytest.raises(UncommittedError, match=rf"compute of {DAY} did not finish.*rerun the date.*--date {DAY}"):
+        render(cfg, DAY)
+
+
+def test_a_stop_between_the_commit_and_the_publish_reads_the_staged_copy_and_the_next_run_publishes_it(tmp_path):
+    """The manifest names the staged copy: readers use it until the next run (its sweep) publishes it."""
+    root = write_store(tmp_path / "store", days=(DAY, NEXT))
+    cfg = tiny_config(str(root))
+    run(cfg, DAY, QUIET)
+    out = Path(out_dir(cfg))
+    manifest = json.loads((out / "manifest.json").read_text())
+    good = (out / "metrics.json").read_bytes()
+    staged = out / ".staging" / manifest["outputs"]["metrics.json"]["staged"]
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(good)
+    _tamper(out / "metrics.json")  # the final name still holds an older version
+    assert [h["alerts"] for h in load_history(cfg, NEXT)] == [json.loads(good)["alerts"]]
+    old = time.time() - 2 * cfg.limits.run_seconds
+    os.utime(staged, (old, old))
+    run(cfg, NEXT, QUIET)  # the next run sweeps: publishes the committed copy, removes the staged one
+    assert (out / "metrics.json").read_bytes() == good and not staged.exists()
+    assert_consistent(LocalStorage(), str(out) + "/")
+
+
+def test_leftover_temp_files_are_swept_once_stale_and_never_read(tmp_path, caplog):
+    root = write_store(tmp_path / "store", days=(DAY, NEXT))
+    cfg = tiny_config(str(root))
+    run(cfg, DAY, QUIET)
+    out = Path(out_dir(cfg))
+    tmp = out / ".staging" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    stale = tmp / "metrics.json.otherhost-12.abcd.tmp"
+    fresh = tmp / "manifest.json.otherhost-13.efgh.tmp"
+    staged = out / ".staging" / "20261125T000000Z-otherhost-14-abcdef" / "metrics.json"
+    staged.parent.mkdir()
+    for p in (stale, fresh, staged):
+        p.write_text('{"date": "2026-11-25", "alerts": "garbage"}')
+    old = time.time() - cfg.limits.run_seconds - 60
+    for p in (stale, staged):
+        os.utime(p, (old, old))
+    assert [h["date"] for h in load_history(cfg, NEXT)] == [DAY.isoformat()]  # never picked up
+    with caplog.at_level(logging.WARNING, logger="monitor.io.commit"):
+        run(cfg, NEXT, QUIET)
+    assert not stale.exists() and not staged.exists() and not staged.parent.exists()
+    assert fresh.exists()  # younger than limits.run_seconds, from another host: may be a run still writing
+    swept = [r.getMessage() for r in caplog.records if "leftover" in r.getMessage()]
+    assert len(swept) == 1 and swept[0].startswith("removed 2 leftover")
+
+
+def test_a_stale_output_of_an_earlier_run_is_removed(tmp_path):
+    cfg = tiny_config(str(write_store(tmp_path / "store")), report={"evidently": False})
+    run(cfg, DAY, QUIET)
+    out = Path(out_dir(cfg))
+    (out / "evidently.html").write_text("<html>an earlier run's deep dive</html>")
+    run(tiny_config(str(tmp_path / "store"), performance={"annotate_rows": 0, "bootstrap": 20}), DAY, QUIET)
+    assert not (out / "evidently.html").exists() and not (out / "to_annotate.csv").exists()
+    assert set(assert_consistent(LocalStorage(), str(out) + "/")["outputs"]) == {"metrics.json", "report.html"}
+
+
+def test_s3_gone_after_the_metrics_put_keeps_the_previous_commit_and_sends_a_notice(tmp_path, s3_endpoint):
+    import boto3
+    from botocore.config import Config
+
+    root = write_store(tmp_path / "store")
+    with S3FaultProxy(s3_endpoint) as proxy:
+        client = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1",
+                              config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=5))
+        client.create_bucket(Bucket="monitoring")
+        st = S3Storage(client)
+        cfg = tiny_config(str(root), output="s3://monitoring/")
+        out = out_dir(cfg)
+        clients = Clients(s3=st)
+        run(cfg, DAY, RunOptions(as_of=NEXT, deep_dive=False), clients)
+        before = {name: st.read_bytes(out + name) for name in ("manifest.json", "metrics.json", "report.html", "to_annotate.csv")}
+        write_store(root, current=frame(200, 99, start_id=5000))  # new data: tonight's rerun differs
+        proxy.cut_after(match=on_put("metrics.json"))
+        with pytest.raises(MonitorError):
+            run(cfg, DAY, RunOptions(as_of=NEXT, deep_dive=False, resend=True), clients)
+        assert any(r.method == "PUT" and r.key.endswith("/metrics.json") and r.status == 200 for r in proxy.requests)
+        proxy.clear()
+        after = {name: st.read_bytes(out + name) for name in before}
+        assert after == before
+        assert_consistent(st, out, expect=("metrics.json", "report.html", "to_annotate.csv"))
+    notices = sorted((root / "outbox").glob("*.failed.eml"))
+    assert [p.name for p in notices] == ["2026-11-25_m.failed.eml"]
