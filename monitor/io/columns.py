@@ -78,6 +78,20 @@ class ParquetColumns:
                     break
         return pd.DataFrame(parts)
 
+    def dtype(self, name: str) -> Optional[Any]:
+        """The dtype a read of `name` gives, when the files' schemas alone say it (every file holds
+        the column with one Arrow type that is not a null, dictionary or nested type); else None."""
+        import pyarrow as pa
+
+        types = {f.schema_arrow.field(name).type for f in self._files if name in f.schema_arrow.names}
+        present = sum(name in f.schema_arrow.names for f in self._files)
+        if present != len(self._files) or len(types) != 1:
+            return None
+        t = types.pop()
+        if pa.types.is_null(t) or pa.types.is_dictionary(t) or pa.types.is_nested(t):
+            return None
+        return self.empty_frame()[name].dtype
+
     def column(self, name: str) -> pd.Series:
         with self._lock:
             hit = self._cache.get(name)
@@ -186,6 +200,15 @@ class ColumnFrame:
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
+
+    def schema_dtype(self, name: str) -> Optional[Any]:
+        """The column's storage dtype without reading it, or None when only a read can tell
+        (nulls in an integer or boolean column can widen it: callers use this for the kind of dtype)."""
+        if name not in self._names:
+            raise KeyError(name)
+        if name in self._extra:
+            return self._full(name).dtype
+        return self._src.dtype(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,16 @@ def _kind(s: pd.Series) -> str:
     if pd.api.types.is_string_dtype(d):
         return "string"
     return str(d)
+
+
+def _kind_of(frame: Any, col: str) -> str:
+    """`_kind(frame[col])`, from the storage type alone when that decides it (anything but object
+    and categorical dtypes), so a streamed column is not read just to learn what it holds."""
+    schema_dtype = getattr(frame, "schema_dtype", None)
+    d = schema_dtype(col) if schema_dtype is not None else None
+    if d is not None and not pd.api.types.is_object_dtype(d) and not isinstance(d, pd.CategoricalDtype):
+        return _kind(pd.Series([], dtype=d))
+    return _kind(frame[col])
 
 
 def _describe(s: pd.Series, kind: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import ModelConfig, QualityConfig
-from monitor.stages.quality.coltypes import _coercion, _compatible, _convert, _describe, _kind
+from monitor.stages.quality.coltypes import _coercion, _compatible, _convert, _describe, _kind, _kind_of
 from monitor.stages.quality.common import _count, _pct
 from monitor.stages.quality.context import Context, SchemaAnalysis
 from monitor.stages.quality.result import Finding
@@ -66,7 +66,7 @@ def _match_renames(
     whose values match closely enough to be the same column."""
     pairs: list[tuple[float, str, str, float, Optional[float]]] = []
     value_only: list[tuple[float, str, str, float, Optional[float]]] = []
-    cur_kinds = {new: _kind(current[new]) for new in added}
+    cur_kinds = {new: _kind_of(current, new) for new in added}
     cur_summaries: dict[tuple[str, str], tuple[Any, float]] = {}
     for old in missing:
         if old not in reference.columns:
@@ -108,7 +108,7 @@ def _type_changes(
     for col in features:
         if col not in current.columns or col not in reference.columns:
             continue
-        rk, ck = _kind(reference[col]), _kind(current[col])
+        rk, ck = _kind_of(reference, col), _kind_of(current, col)
         kinds[col] = (rk, ck)
         if _compatible(rk, ck):
             continue
