@@ -91,3 +91,14 @@ def _rows(k: int) -> str:
 
 def _dates(ds: list[str]) -> str:
     return ", ".join(ds) if len(ds) <= 5 else ", ".join(ds[:5]) + f" and {len(ds) - 5} more"
+
+
+def _repeats(values: pd.Series) -> int:
+    """How many of these (non-null) values repeat an earlier one: `values.duplicated().sum()`.
+
+    Integer ids are counted on a sorted copy: at 50M ids pandas' hash table costs several times
+    the memory and time of sorting one int64 array."""
+    if values.dtype.kind in "iu":
+        s = np.sort(values.to_numpy())
+        return int(np.count_nonzero(s[1:] == s[:-1]))
+    return int(values.duplicated().sum())

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from monitor.stages.quality.coltypes import _compatible, _describe, _kind
-from monitor.stages.quality.common import _count, _examples, _num, _pct, _plain, _rows
+from monitor.stages.quality.common import _count, _examples, _num, _pct, _plain, _repeats, _rows
 from monitor.stages.quality.context import Context
 from monitor.stages.quality.result import Finding
 
@@ -63,14 +63,14 @@ def check_orphan_labels(ctx: Context) -> tuple[dict, list[Finding]]:
         return {}, []
     if len(keys) == 1:
         matched = labels[keys[0]].isin(current[keys[0]].dropna())
-        key_dups = labels[keys[0]].dropna().duplicated()
+        key_dups = _repeats(labels[keys[0]].dropna())
     else:
         lab_idx = pd.MultiIndex.from_frame(labels[keys])
         matched = pd.Series(lab_idx.isin(pd.MultiIndex.from_frame(current[keys])), index=labels.index)
-        key_dups = pd.Series(lab_idx.duplicated(), index=labels.index)
+        key_dups = int(lab_idx.duplicated().sum())
     orphans = labels.loc[~matched, keys[0]]
     share = len(orphans) / len(labels)
-    info = {"join_on": keys, "orphan_labels": len(orphans), "orphan_share": share, "duplicate_label_ids": int(key_dups.sum()),
+    info = {"join_on": keys, "orphan_labels": len(orphans), "orphan_share": share, "duplicate_label_ids": key_dups,
             "orphan_examples": [_plain(v) for v in orphans.head(config.examples)]}
     if not (ctx.labels_partitioned and len(orphans) and share > config.orphan_label_share):
         return info, []

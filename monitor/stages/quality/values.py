@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
-from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _rows, _why
+from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _repeats, _rows, _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
 from monitor.stages.quality.result import Finding
 
@@ -170,6 +170,8 @@ def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
 
 def _duplicate_rows(ids: pd.Series) -> int:
     present = ids.dropna()
+    if not _repeats(present):  # the usual case, answered without a hash table of every id
+        return 0
     return int(present.duplicated(keep=False).sum())
 
 
@@ -182,7 +184,7 @@ def check_ids(ctx: Context) -> tuple[dict, list[Finding]]:
     ids = current[col]
     null_ids = int(ids.isna().sum())
     present = ids.dropna()
-    dup_mask = present.duplicated(keep=False)
+    dup_mask = present.duplicated(keep=False) if _repeats(present) else np.zeros(len(present), dtype=bool)
     dup_rows = int(dup_mask.sum())
     dups = present[dup_mask]
     dup_ids = int(dups.nunique())

@@ -281,6 +281,23 @@ def test_duplicate_ids():
     assert "2 rows" in f.message and "share 1 duplicated id," in f.message and "'r0_0'" in f.message
 
 
+def test_integer_ids_duplicates_counted_by_sorting_equal_pandas():
+    from monitor.stages.quality.common import _repeats
+
+    rng = np.random.default_rng(5)
+    for values in (rng.permutation(1000), rng.integers(0, 300, 1000), np.array([], dtype=np.int64),
+                   np.array([7, 7, 7], dtype=np.uint32)):
+        s = pd.Series(values)
+        assert _repeats(s) == int(s.duplicated().sum())
+    assert _repeats(pd.Series(["a", "b", "a", None]).dropna()) == 1  # other types: pandas
+    cur = make_frame(200).assign(id=np.arange(10_000, 10_200, dtype=np.int64))
+    assert run(cur).ids["duplicate_rows"] == 0 and findings(run(cur), "duplicate_ids") == []
+    cur.loc[[5, 9, 17], "id"] = 10_000
+    info = run(cur).ids
+    assert (info["duplicate_rows"], info["duplicate_ids"], info["duplicate_examples"]) == (4, 1, [10_000])
+    assert "4 rows" in one(run(cur), "duplicate_ids").message
+
+
 def test_timestamps_outside_the_window():
     cur = make_frame(200)
     cur.loc[:9, "ts"] = pd.Timestamp("2024-04-28 12:00")
@@ -373,6 +390,15 @@ def test_label_coverage_orphans_and_unknown_classes():
     assert u.severity == "critical" and "'yes'" in u.message and "0, 1" in u.message
     d = result.to_dict()["labels"]
     assert d["coverage"] == 0.5 and d["orphan_labels"] == 10 and d["label_rows"] == 110
+    assert d["duplicate_label_ids"] == 0
+
+
+def test_repeated_integer_label_ids_are_counted():
+    cur = make_frame(100).assign(id=np.arange(100, dtype=np.int64))
+    once = pd.DataFrame({"id": np.arange(100, dtype=np.int64), "repaid": 1})
+    assert run(cur, labels=once).to_dict()["labels"]["duplicate_label_ids"] == 0
+    twice = pd.concat([once, once.iloc[:7], once.iloc[:2]], ignore_index=True)  # 7 ids twice, 2 of them thrice
+    assert run(cur, labels=twice).to_dict()["labels"]["duplicate_label_ids"] == 9
 
 
 def test_labels_without_target_or_ids_give_clear_findings():
