@@ -49,8 +49,9 @@ def worst_rows(current: pd.DataFrame, model: ModelConfig, features: list[str], n
     order = ok[np.lexsort((ok, -loss[ok]))][:n]
     feats = [f for f in features if f in current.columns]
     out = []
-    for i in order:
-        row = current.iloc[int(i)]
+    rows = current.iloc[order]  # at once: a streamed day reads each row group holding them once, not once a row
+    for k, i in enumerate(order):
+        row = rows.iloc[k]
         item = {
             "id": row[model.id] if model.id and model.id in current.columns else int(i),
             "loss": float(loss[i]),

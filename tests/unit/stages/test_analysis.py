@@ -100,3 +100,25 @@ def test_annotation_edge_cases():
     # duplicate index labels (a concatenated window) do not break the selection
     dup = pd.concat([df, df.assign(id=df.id + "_2")])
     assert select_for_annotation(dup, MODEL, 30, 0)["id"].is_unique
+
+
+def test_worst_rows_of_a_streamed_day_read_the_rows_at_once_and_equal_in_memory(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from monitor.io.columns import ColumnFrame, ParquetColumns
+
+    class Counting(ParquetColumns):
+        takes = 0
+
+        def take_rows(self, positions, columns):
+            Counting.takes += 1
+            return super().take_rows(positions, columns)
+
+    df = frame(2000)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "day.parquet", row_group_size=100)
+    streamed = ColumnFrame(Counting([tmp_path / "day.parquet"]))
+    feats = [c for c in df.columns if c not in ("id", "y", "pred", "score")]
+    expected = worst_rows(df, MODEL, feats, 8)
+    assert worst_rows(streamed, MODEL, feats, 8) == expected and len(expected) == 8
+    assert Counting.takes == 1  # one read of the row groups holding the 8 rows, not one per row
