@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
+from monitor.textcut import TEXT_CHARS, cut
+
 __all__ = ["Alert", "KINDS", "SEVERITIES", "mark_new", "resolved_since", "status_of"]
 
 KINDS = ("no_data", "quality", "volume", "drift", "performance", "cohort", "business")
@@ -25,6 +27,11 @@ class Alert:
             raise ValueError(f"alert kind {self.kind!r} is not one of {KINDS}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"alert severity {self.severity!r} is not one of {SEVERITIES}")
+        # a subject or message quoting a megabyte value stays bounded (cut as metrics.json cuts every text)
+        for name in ("subject", "message"):
+            text = getattr(self, name)
+            if not isinstance(text, str) or len(text) > TEXT_CHARS:
+                object.__setattr__(self, name, cut(text, TEXT_CHARS))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from monitor.errors import MonitorError, NotFoundError, NotifyError, StorageError
+from monitor.textcut import TEXT_CHARS, cut
 
 __all__ = [
     "resolve",
@@ -56,7 +57,7 @@ def is_transient(exc: BaseException) -> bool:
 def one_line(exc: BaseException) -> str:
     """The error as one line: our own errors and AirflowFailException by their message (which names
     the file, URI or key), anything else with its type."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = cut(" ".join(str(exc).split()), TEXT_CHARS) or type(exc).__name__  # an error may quote a megabyte value
     plain = isinstance(exc, MonitorError) or type(exc).__name__ == "AirflowFailException"
     return text if plain else f"{type(exc).__name__}: {text}"
 
@@ -337,9 +338,29 @@ def config_error(config_path: str) -> None:
 
 
 def on_failure(context: Mapping[str, Any], *, config_path: str, to: Optional[list[str]] = None) -> None:
-    """on_failure_callback of every task: the failure notice (the day may be unknown)."""
+    """on_failure_callback of every task: the failure notice (the day may be unknown), unless the run's
+    `send_email` param is off (as `--no-email` on the command line): then the day is only marked failed."""
     try:
         day: Optional[dt.date] = monitored_day(context)
     except Exception:  # noqa: BLE001 - e.g. a malformed `date` param: still send the notice
         day = None
+    if not bool((context.get("params") or {}).get("send_email", True)):
+        _mark_failed(context, config_path, day)
+        return
     send_failure_notice(context, config_path=config_path, day=day, to=to)
+
+
+def _mark_failed(context: Mapping[str, Any], config_path: str, day: Optional[dt.date]) -> None:
+    """No notice (send_email is off): the failure is said in the log and on the index page."""
+    from monitor.redact import redact
+    from monitor.run.email import index_failure
+
+    exc = context.get("exception")
+    error = one_line(exc) if exc is not None else "the task failed (see its log)"
+    log.warning("no failure notice: the run's send_email param is off (%s)", error)
+    if day is None:
+        return
+    try:
+        index_failure(_config(config_path), day, redact(error), _clients())
+    except Exception as exc:  # noqa: BLE001 - a broken config: the log line above is all there is
+        log.info("the failure is not on the index page: %s", one_line(exc))

@@ -283,6 +283,8 @@ class PerformanceConfig(_Model):
     # defaults (e.g. 0.02 for ROC AUC, 5% of the baseline for MAE/RMSE/log loss).
     min_delta: Optional[Union[float, dict[str, Union[float, str]]]] = None
     all_categorical_cohorts: bool = False
+    # cohorts from one column's values: its most frequent values, the rest as one "(other N values)" cohort
+    cohort_values: int = Field(50, ge=1, le=10_000)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     worst_rows: int = Field(10, ge=0, le=1000)
     annotate_rows: int = Field(100, ge=0, le=100_000)

@@ -16,6 +16,8 @@ import math
 from numbers import Number
 from typing import TYPE_CHECKING, Any
 
+from monitor.textcut import cut
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -34,9 +36,7 @@ def neutralise_cell(value: Any, max_chars: int = MAX_CELL_CHARS) -> Any:
         if isinstance(value, float) and math.isnan(value):
             return value
         return value
-    text = str(value)
-    if len(text) > max_chars:
-        text = text[: max_chars - 1] + "\u2026"
+    text = cut(value, max_chars, tag=False)
     if text and text[0] in FORMULA_START:
         text = "'" + text
     return text

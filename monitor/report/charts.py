@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 from monitor.jsonutil import finite as _num
+from monitor.textcut import cut
 
 __all__ = ["distribution_png", "sparkline_png", "try_chart", "REFERENCE_COLOR", "CURRENT_COLOR"]
 
@@ -78,8 +79,7 @@ def try_chart(draw: Callable[..., Optional[bytes]], *args: Any, **kwargs: Any) -
 
 
 def _short(label: str, width: int = 14) -> str:
-    label = str(label)
-    return label if len(label) <= width else label[: width - 1] + "\u2026"
+    return cut(label, width, tag=False)
 
 
 def distribution_png(histogram: dict, *, width: int = 360, height: int = 140, max_categories: int = 12) -> Optional[bytes]:

@@ -7,6 +7,7 @@ import textwrap
 from typing import Any, Optional
 
 from monitor.jsonutil import finite
+from monitor.textcut import cut
 
 __all__ = [
     "DASH", "fmt_num", "fmt_int", "fmt_delta", "fmt_pct", "fmt_p", "fmt_money", "fmt_size", "short_delta",
@@ -118,9 +119,7 @@ def one_line(s: Any, limit: int = 0) -> str:
     """Control characters and line breaks folded to spaces (safe in a header), cut to `limit` with an ellipsis."""
     text = re.sub(r"[\r\n\t\v\f\x00-\x1f\x7f\u2028\u2029]+", " ", str(s if s is not None else "")).strip()
     text = re.sub(r" {2,}", " ", text)
-    if limit and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "\u2026"
-    return text
+    return cut(text, limit, tag=False) if limit else text
 
 
 def wrap_text(text: Any, width: int = 76, indent: str = "  ") -> str:

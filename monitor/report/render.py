@@ -27,6 +27,7 @@ from monitor.report.sections import MAX_DRIFT_CHARTS, ChartFn
 from monitor.report.subject import SUBJECT_MAX, subject_line
 from monitor.report.trends import SparkFn
 from monitor.report.view import STATUS_COLORS, build_view
+from monitor.textcut import TEXT_CHARS, bound_json, cut
 
 __all__ = ["Report", "render_report", "render_failure", "subject_line", "TEMPLATES_DIR", "MAX_DRIFT_CHARTS"]
 
@@ -63,7 +64,7 @@ def _history(history: Iterable[Union[MetricsDocument, Mapping[str, Any]]]) -> li
             out.append(h)
         elif isinstance(h, Mapping):
             try:
-                out.append(MetricsDocument.model_validate(h))
+                out.append(MetricsDocument.model_validate(bound_json(dict(h))))  # an older run may hold long texts
             except ValidationError as exc:
                 _log.warning("history: the run of %s is left out of trends: %s", h.get("date"), str(exc).splitlines()[0])
     return out
@@ -105,7 +106,7 @@ def render_report(metrics: Union[MetricsDocument, Mapping[str, Any]], *,
 
     A `metrics` dict that does not fit the metrics.json contract raises DataError naming the key.
     """
-    doc = read_document(metrics, "metrics.json")
+    doc = read_document(metrics if isinstance(metrics, MetricsDocument) else bound_json(dict(metrics)), "metrics.json")
     chart, spark = _charts(charts)
     view, images = build_view(doc, _history(history or ()), provenance or {}, chart=chart, spark=spark, trend_runs=trend_runs)
     subject = subject_line(doc)
@@ -125,6 +126,7 @@ def render_failure(*, monitor: str, date: Optional[str], error: str, task: Optio
 
     `links` are (label, URL) pairs (the Airflow run and task log); `commands` (label, command) pairs
     that rerun the day; by default the CLI's, with `config_path`."""
+    error = cut(error, TEXT_CHARS)  # an error quoting a megabyte value
     first = one_line(str(error).strip().splitlines()[0] if str(error).strip() else "unknown error", 100)
     where = f" in task {one_line(task, 40)}" if task else ""
     subject = one_line(f"[FAILED] {monitor} {date or ''}".strip() + f": run could not complete{where}: {first}", SUBJECT_MAX)

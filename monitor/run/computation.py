@@ -20,6 +20,7 @@ from monitor.io.inputs import Inputs, window_dates
 from monitor.io.outputs import cached_profile
 from monitor.jsonutil import to_jsonable
 from monitor.run.context import RunContext
+from monitor.textcut import bound_json
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -308,7 +309,8 @@ def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analys
         "as_of": ctx.as_of.isoformat(),
         "profile_cached": cached,
     }
-    return MetricsDocument.model_validate(to_jsonable(metrics)).to_json()
+    # every text cut at textcut.TEXT_CHARS: the stages cut the data values they quote; this is the last guard
+    return MetricsDocument.model_validate(bound_json(to_jsonable(metrics))).to_json()
 
 
 def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:

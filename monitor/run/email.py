@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import html
 import logging
 import os
+import re
+from collections.abc import Callable
 from typing import Any, Optional
 
 from monitor.config import MonitorConfig
 from monitor.redact import redact
 from monitor.run.context import Clients, RunOptions
+from monitor.textcut import cut
 
-__all__ = ["email_decision", "send_report", "notify_failure", "outbox", "index_failure"]
+__all__ = ["email_decision", "send_report", "fit_message", "notify_failure", "outbox", "index_failure", "MAX_EMAIL_BYTES"]
 
 log = logging.getLogger(__name__)
+
+# Relays refuse large messages (often at 10-25 MB, some at a few MB) and a report is read in a minute:
+# the email stays under this whatever the data, leaving out the attachment first, then the charts.
+MAX_EMAIL_BYTES = 1_000_000
 
 
 def outbox(cfg: Optional[MonitorConfig]) -> str:
@@ -36,14 +45,61 @@ def email_decision(cfg: MonitorConfig, status: str, options: RunOptions, previou
     return None
 
 
-def send_report(cfg: MonitorConfig, report: Any, attachments: dict[str, bytes], clients: Clients) -> dict:
-    """Send the rendered report (or write it to the outbox); returns the delivery record."""
+def send_report(cfg: MonitorConfig, report: Any, attachments: dict[str, bytes], clients: Clients, *,
+                report_link: Optional[str] = None) -> dict:
+    """Send the rendered report (or write it to the outbox); returns the delivery record.
+
+    The message stays under MAX_EMAIL_BYTES: see fit_message (`report_link`: where the full report is)."""
     from monitor.notify.smtp import build_message, deliver
 
     to = cfg.email.to or ["ml-team@localhost"]
-    msg = build_message(report, sender=cfg.email.sender, to=to, attachments=attachments, subject_prefix=cfg.email.subject_prefix)
+
+    def build(r: Any, files: dict[str, bytes]) -> Any:
+        return build_message(r, sender=cfg.email.sender, to=to, attachments=files, attach_report=False,
+                             subject_prefix=cfg.email.subject_prefix)
+
+    msg, left_out = fit_message(report, attachments, build, report_link)
     record = deliver(msg, smtp=clients.smtp, outbox_dir=outbox(cfg))
-    return {"sent": True, **record}
+    return {"sent": True, **record, **({"left_out": left_out} if left_out else {})}
+
+
+def fit_message(report: Any, attachments: dict[str, bytes], build: Callable[[Any, dict[str, bytes]], Any],
+                report_link: Optional[str] = None, limit: Optional[int] = None) -> tuple[Any, list[str]]:
+    """The message `build(report, attachments)` if it is under `limit` bytes; else without the attachments,
+    then also without the charts, then the plain text alone, each time with a line at the top saying what
+    was left out and where the full report is. Returns (message, what was left out)."""
+    limit = limit or MAX_EMAIL_BYTES
+    msg = build(report, attachments)
+    size = len(msg.as_bytes())
+    if size <= limit:
+        return msg, []
+    where = f" The full report: {report_link}" if report_link else " The full report is stored with the run's results."
+    over = f"with them this email would be {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit."
+    steps: list[tuple[list[str], Any]] = [
+        (sorted(attachments), _noted(report, f"Not attached: {', '.join(sorted(attachments))} ({over}){where}")),
+        ([*sorted(attachments), "charts"], _noted(_without_charts(report), f"Left out: the attachment and the charts ({over}){where}")),
+    ]
+    for left_out, smaller in steps:
+        msg = build(smaller, {})
+        if len(msg.as_bytes()) <= limit:
+            return msg, left_out
+    note = f"Left out: the attachment, the charts and the formatted report ({over}){where}"
+    text = cut(report.text, limit // 4, tag=False)  # utf-8 text: at most 4 bytes a character
+    bare = dataclasses.replace(report, html=f"<p>{html.escape(note)}</p><pre>{html.escape(text)}</pre>", text=f"{note}\n\n{text}", images={})
+    return build(bare, {}), [*sorted(attachments), "charts", "html"]
+
+
+def _noted(report: Any, note: str) -> Any:
+    """`report` with `note` as the first line of its HTML body and of its text."""
+    block = f'<div style="padding:8px 12px;background:#fef3c7;font:13px sans-serif;">{html.escape(note)}</div>'
+    body = re.search(r"<body\b[^>]*>", report.html)
+    at = body.end() if body else 0
+    return dataclasses.replace(report, html=report.html[:at] + block + report.html[at:], text=f"{note}\n\n{report.text}")
+
+
+def _without_charts(report: Any) -> Any:
+    html_ = re.sub(r"<img\b[^>]*\bsrc=\"cid:[^\"]*\"[^>]*>", "", report.html)
+    return dataclasses.replace(report, html=html_, images={})
 
 
 def notify_failure(

@@ -238,7 +238,8 @@ def notify(
         email = {"sent": False, "reason": why_not}
     else:
         try:
-            email = send_report(cfg, report, {"report.html": report.standalone_html().encode("utf-8")}, clients)
+            email = send_report(cfg, report, {"report.html": report.standalone_html().encode("utf-8")}, clients,
+                                report_link=(metrics.get("links") or {}).get("report"))
             email["subject"] = report.subject
             settle_claim(st, claim_uri, run_id, "partial" if email.get("partial") else "sent", email)
         except DeliveryUnknownError as exc:  # the server may have it: keep the claim, never send it again

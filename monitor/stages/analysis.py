@@ -25,6 +25,7 @@ import pandas as pd
 from monitor.config import ModelConfig
 from monitor.jsonutil import to_jsonable
 from monitor.stages.performance.tasks import labelled_mask, task_for
+from monitor.textcut import cut
 
 __all__ = ["row_loss", "worst_rows", "top_cohorts", "select_for_annotation"]
 
@@ -60,8 +61,16 @@ def worst_rows(current: pd.DataFrame, model: ModelConfig, features: list[str], n
             "score": row[model.score] if model.score and model.score in current.columns else None,
             "features": {f: row[f] for f in feats},
         }
-        out.append(to_jsonable(item))
+        out.append(_cut_values(to_jsonable(item)))
     return out
+
+
+def _cut_values(item: dict) -> dict:
+    """A worst row with every text value cut (a megabyte string is quoted by its start)."""
+    def short(v: object) -> object:
+        return cut(v) if isinstance(v, str) else v
+
+    return {**{k: short(v) for k, v in item.items()}, "features": {f: short(v) for f, v in item["features"].items()}}
 
 
 def top_cohorts(cohorts_result, n: int) -> list[dict]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from monitor.config import CohortConfig
 from monitor.stages.cohort_filter import parse_filter
+from monitor.textcut import cut
 
 __all__ = ["Partition", "cohort_partitions"]
 
@@ -35,7 +36,9 @@ def _fmt_edge(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
+def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str], max_values: int) -> list[Partition]:
+    """One cohort per value of `col` in the window: the `max_values` most frequent, the rest as one
+    "(other N values)" cohort (a column of 50k distinct values makes 51 cohorts, not 50k)."""
     if col not in cur.columns:
         errors.append(f"cohort column {col!r} is not in the window's data: no cohorts made from it")
         return []
@@ -44,18 +47,26 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
         errors.append(f"cohort column {col!r} is all null in the window: no cohorts made from it")
         return []
     codes, uniques = pd.factorize(s)
-    values = uniques.tolist()  # python scalars
+    keep = np.arange(len(uniques))
+    if len(uniques) > max_values:  # the most frequent values (ties: first seen), the rest in one cohort
+        keep = np.sort(np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)), kind="stable")[:max_values])
+    every = uniques.tolist()  # python scalars
+    values = [every[i] for i in keep.tolist()]
     try:
         order = sorted(range(len(values)), key=lambda i: values[i])
     except TypeError:
         order = sorted(range(len(values)), key=lambda i: str(values[i]))
-    rank = np.empty(len(values) + 1, dtype=np.int64)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(values))
+    names = [f"{col}={cut(values[i])}" for i in order]
+    # code of each distinct value -> its cohort (rank among the kept values; the rest: the "other" cohort)
+    rank = np.full(len(uniques) + 1, len(values), dtype=np.int64)
+    rank[keep[np.asarray(order, dtype=np.int64)]] = np.arange(len(values))
     rank[-1] = -1  # code -1 (null) stays -1
+    if len(values) < len(uniques):
+        names.append(f"{col}=(other {len(uniques) - len(values):,} values)")
     bcodes = None
     if col in base.columns:
         bcodes = rank[pd.Categorical(base[col], categories=uniques).codes]
-    return [Partition(tuple(f"{col}={values[i]}" for i in order), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
+    return [Partition(tuple(names), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
 
 
 def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:
@@ -111,8 +122,11 @@ def cohort_partitions(
     *,
     all_categorical: bool = False,
     categorical_features: Optional[list[str]] = None,
+    max_values: int = 50,
 ) -> tuple[list[Partition], list[str]]:
-    """The configured cohorts as partitions of the window's (and the baseline's) rows, and error messages."""
+    """The configured cohorts as partitions of the window's (and the baseline's) rows, and error messages.
+
+    A column's values: at most `max_values` cohorts of its own, plus one for the rest."""
     errors: list[str] = []
     out: list[Partition] = []
     value_columns: set[str] = set()
@@ -124,12 +138,12 @@ def cohort_partitions(
             out += _bin_cohorts(c.column, c.bins, current, baseline, errors)
         elif c.column is not None and c.column not in value_columns:
             value_columns.add(c.column)
-            out += _value_cohorts(c.column, current, baseline, errors)
+            out += _value_cohorts(c.column, current, baseline, errors, max_values)
     if all_categorical:
         for col in categorical_features or []:
             if col not in value_columns:
                 value_columns.add(col)
-                out += _value_cohorts(col, current, baseline, errors)
+                out += _value_cohorts(col, current, baseline, errors, max_values)
     seen: set[str] = set()
     unique = []
     for p in out:

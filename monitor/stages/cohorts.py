@@ -146,7 +146,8 @@ def evaluate_cohorts(
 ) -> CohortsResult:
     """Cohort bias per cohort and metric; `prepared` reuses the performance stage's encoded rows."""
     parts, errors = cohort_partitions(
-        current, baseline, cohorts, all_categorical=config.all_categorical_cohorts, categorical_features=categorical_features
+        current, baseline, cohorts, all_categorical=config.all_categorical_cohorts, categorical_features=categorical_features,
+        max_values=config.cohort_values,
     )
     if not parts:
         return CohortsResult((), tuple(errors))

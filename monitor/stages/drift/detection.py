@@ -35,6 +35,7 @@ from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
 from monitor.stages.drift.result import ColumnDrift, DriftResult
 from monitor.stages.performance.intervals import bh_adjust
+from monitor.textcut import cut
 
 __all__ = ["detect_drift", "ROLES"]
 
@@ -209,7 +210,7 @@ def _content_notes(pair: Pair) -> list[str]:
     if not unseen:
         return []
     unseen.sort(key=lambda t: -t[1])
-    shown = ", ".join(f"{k!r} ({n})" for k, n in unseen[:5])
+    shown = ", ".join(f"{cut(k)!r} ({n})" for k, n in unseen[:5])
     return [f"{len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} never seen in training: {shown}"]
 
 
@@ -230,10 +231,10 @@ def _histogram(p: Pair) -> dict:
     c = cc / max(p.n_cur, 1)
     top = np.argsort(-np.maximum(r, c), kind="stable")
     if len(keys) <= CHART_BINS:
-        return {"categories": [str(keys[i]) for i in top], "reference": r[top].tolist(), "current": c[top].tolist()}
+        return {"categories": [cut(keys[i]) for i in top], "reference": r[top].tolist(), "current": c[top].tolist()}
     idx, rest = top[: CHART_BINS - 1], top[CHART_BINS - 1:]
     return {
-        "categories": [str(keys[i]) for i in idx] + [f"(other {len(rest)})"],
+        "categories": [cut(keys[i]) for i in idx] + [f"(other {len(rest)})"],
         "reference": r[idx].tolist() + [float(r[rest].sum())],
         "current": c[idx].tolist() + [float(c[rest].sum())],
     }

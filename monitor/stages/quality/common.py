@@ -8,6 +8,8 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from monitor.textcut import cut
+
 __all__: list[str] = []  # internal to the quality package
 
 
@@ -74,11 +76,12 @@ def _examples(values: Any, k: int) -> str:
 
 
 def _plain(v: Any) -> Any:
+    """A data value as quoted in a finding: a python scalar, text cut (textcut.VALUE_CHARS)."""
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
     if isinstance(v, pd.Timestamp):
         return str(v)
-    return v
+    return cut(v) if isinstance(v, str) else v
 
 
 def _count(k: int, noun: str) -> str:

@@ -246,3 +246,25 @@ def test_demo_data_flags_the_injected_cohort_only(tmp_path):
         flagged[n] = {a.subject for a in res.alerts()}
     assert all(not flagged[n] for n in range(1, DRIFT_DAY)), flagged
     assert all(flagged[n] == {"salary_range=low"} for n in range(DRIFT_DAY, DAYS)), flagged
+
+
+def test_a_column_of_many_values_makes_the_top_values_and_one_other_cohort():
+    df = frame(6000, 7)
+    df["shop"] = np.where(df.index < 3000, "big_shop", [f"s{i}" for i in range(len(df))])  # 3001 distinct values, then 3002
+    df.loc[:4, "shop"] = "Z" * 1_000_000  # a megabyte value, 5 rows
+    res = evaluate_cohorts(df, df, MODEL, ["accuracy"], [CohortConfig(column="shop")],
+                           PerformanceConfig(bootstrap=0, min_cohort_labelled=1, cohort_values=2))
+    names = by_name(res)
+    assert len(names) == 3  # 2 most frequent values + the rest, not 3002 cohorts
+    assert names["shop=big_shop"]["rows"] == 2995
+    (big,) = [n for n in names if n.startswith("shop=ZZZ")]
+    assert len(big) <= 5 + 200 and "\u2026" in big and names[big]["rows"] == 5
+    assert names["shop=(other 3,000 values)"]["rows"] == 3000
+    assert sum(c["rows"] for c in names.values()) == len(df)
+
+
+def test_a_column_of_few_values_keeps_one_cohort_per_value():
+    df = frame(3000, 8)
+    names = by_name(evaluate_cohorts(df, df, MODEL, ["accuracy"], [CohortConfig(column="region")],
+                                     PerformanceConfig(bootstrap=0, cohort_values=5)))
+    assert set(names) == {f"region={r}" for r in REGIONS}
