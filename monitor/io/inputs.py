@@ -35,7 +35,7 @@ class Inputs:
     current: Any
     reference: Any
     baseline: Any
-    labels: Any
+    labels: Any  # the labels table as read; released (None) once the quality checks have used it
     partitions: list[dict]
     objects: list[dict]
     label_errors: list[str]

@@ -254,6 +254,9 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
     runner = StageRunner()
     done: dict[str, Any] = {}
     q = done["quality"] = runner.run(QualityStage(), ctx, done)
+    # The labels table (already joined into `current`) is read by the quality checks only: release it
+    # before the later stages' peak (0.8 GB at 50M labels).
+    ctx.inputs.labels = None
     if q is not None and ctx.has_data:
         # The run continues on the columns it can use: retyped columns converted back, unusable ones dropped.
         from monitor.stages.quality import coerce_types

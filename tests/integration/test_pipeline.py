@@ -182,3 +182,25 @@ def test_smtp_down_keeps_the_results_and_fails_loudly(store):
     assert manifest["email"]["sent"] is False and "127.0.0.1" in manifest["email"]["error"]
     # the next attempt (an Airflow retry) sends, since nothing was recorded as sent
     assert notify(cfg, DAY)["sent"]
+
+
+def test_the_labels_table_is_released_after_the_quality_checks(store, monkeypatch):
+    import monitor.stages.quality as quality
+    from monitor.io.inputs import read_inputs
+    from monitor.run.computation import compute_metrics, make_context
+
+    cfg = config(store)
+    inputs = read_inputs(cfg, DAY, None)
+    assert inputs.labels is not None and len(inputs.labels) == 200
+    seen = {}
+    real = quality.check_quality
+
+    def spy(*a, **k):
+        seen["labels"] = k["labels"]
+        return real(*a, **k)
+
+    monkeypatch.setattr(quality, "check_quality", spy)
+    metrics = compute_metrics(make_context(cfg, DAY, inputs, [], DAY + dt.timedelta(days=1))).metrics
+    assert seen["labels"] is not None and len(seen["labels"]) == 200  # the checks had it
+    assert inputs.labels is None  # and then it was let go
+    assert metrics["quality"]["labels"]["label_rows"] == 200 and metrics["rows"]["labelled"] == 200
