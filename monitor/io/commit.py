@@ -25,12 +25,12 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
-from monitor.errors import DataError, MonitorError, NotFoundError
-from monitor.io.storage import STAGING_DIR, LocalStorage, ObjectInfo, Storage, join_uri, writer_gone
+from monitor.errors import DataError, MonitorError, NotFoundError, StorageError
+from monitor.io.storage import STAGING_DIR, ObjectInfo, Storage, join_uri, writer_gone
 from monitor.jsonutil import dumps
 from monitor.redact import redact_json
 
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 KNOWN_OUTPUTS = ("metrics.json", "to_annotate.csv", "report.html", "evidently.html")
+_ROUNDS = 4  # commit-publish-verify rounds when runs of one date commit at the same moment
+_SWAPS = 20  # compare-and-swap tries of one manifest change
 _CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html; charset=utf-8"}
 _DATED = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/([^/]+)$")
 
@@ -81,65 +83,128 @@ def read_manifest(st: Storage, out: str) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def _write_manifest(st: Storage, out: str, manifest: dict) -> None:
-    st.write_text(out + MANIFEST, redact_json(dumps(manifest)), "application/json")
-
-
 def _staged_uri(out: str, rel: str) -> str:
     return f"{out}{STAGING_DIR}/{rel}"
 
 
 def commit(st: Storage, out: str, outputs: Sequence[Output], manifest: dict, *, run_id: str, replace: bool) -> dict:
-    """Stage `outputs`, write `manifest` (last) listing them, publish them; returns the manifest written.
+    """Stage `outputs`, commit the manifest (last) listing them, publish them; returns the date's manifest.
 
-    replace=True (compute): the date's outputs become exactly `outputs`; whatever an earlier run of the
-    date left under a known output name is deleted. replace=False (render, deep dive): `outputs` join
-    those `manifest` already lists (the caller passes the manifest it just read)."""
-    listed = {} if replace else dict(manifest.get("outputs") or {})
+    replace=True (compute): the date's outputs become exactly `outputs` (`manifest` is the new
+    manifest; the email record of the current one is kept); whatever an earlier run of the date left
+    under a known output name is deleted. replace=False: see add_outputs."""
+    listed = _stage(st, out, outputs, run_id)
+
+    def compose(current: dict) -> dict:
+        return {**manifest, "email": current.get("email", manifest.get("email")), "outputs": listed}
+
+    done = _commit(st, out, outputs, compose, run_id=run_id, replace=replace)
+    assert done is not None
+    return done
+
+
+def add_outputs(st: Storage, out: str, outputs: Sequence[Output], *, run_id: str, basis: dict) -> Optional[dict]:
+    """Commit `outputs` next to those the date's manifest lists; returns the date's manifest, or None
+    when an output they were made from (`basis`: name -> {sha256, ...}, e.g. the metrics.json a report
+    was rendered from) is no longer the committed one (another run of the date committed meanwhile)."""
+    listed = _stage(st, out, outputs, run_id)
+
+    def compose(current: dict) -> Optional[dict]:
+        entries = current.get("outputs")
+        if entries is None:  # a manifest written before the commit protocol: adopt what it vouches for
+            entries = {n: digest(read_committed(st, out, n, current)) for n in basis}
+        if any((entries.get(n) or {}).get("sha256") != e.get("sha256") for n, e in basis.items()):
+            return None
+        return {**current, "outputs": {**entries, **listed}}
+
+    done = _commit(st, out, outputs, compose, run_id=run_id, replace=False)
+    if done is None or any(((done.get("outputs") or {}).get(n) or {}).get("sha256") != e.get("sha256") for n, e in basis.items()):
+        for o in outputs:
+            st.delete(_staged_uri(out, f"{run_id}/{o.name}"))
+        return None  # another run's new set won meanwhile
+    return done
+
+
+def update_manifest(st: Storage, out: str, change: Callable[[dict], dict]) -> dict:
+    """Change the manifest with `change(manifest) -> manifest`, as a compare-and-swap: a commit of
+    another run in between is never overwritten (the change is applied to it instead)."""
+    done = _swap_manifest(st, out, change)
+    assert done is not None
+    return done
+
+
+def _stage(st: Storage, out: str, outputs: Sequence[Output], run_id: str) -> dict:
+    listed = {}
     for o in outputs:
         rel = f"{run_id}/{o.name}"
         st.write_bytes(_staged_uri(out, rel), o.data, o.content_type)
         listed[o.name] = {**digest(o.data), "staged": rel}
-    manifest = {**manifest, "outputs": listed}
-    _write_manifest(st, out, manifest)  # the commit
-    if not _still_ours(st, out, listed, run_id, [o.name for o in outputs]):
-        # another run of the date committed after us: its outputs are the date's; drop our copies
+    return listed
+
+
+def _swap_manifest(st: Storage, out: str, compose: Callable[[dict], Optional[dict]]) -> Optional[dict]:
+    """Write compose(current manifest) if the manifest did not change meanwhile, else compose again."""
+    for _ in range(_SWAPS):
+        raw, token = st.read_versioned(out + MANIFEST)
+        try:
+            current = json.loads(raw) if raw is not None else {}
+        except ValueError:
+            current = {}
+        target = compose(current if isinstance(current, dict) else {})
+        if target is None:
+            return None
+        text = redact_json(dumps(target))
+        if st.write_if(out + MANIFEST, text.encode("utf-8"), token, "application/json"):
+            return json.loads(text)  # as a reader sees it
+    raise StorageError(f"{out}{MANIFEST}: other runs of the date kept changing it ({_SWAPS} tries); run the date again")
+
+
+def _commit(st: Storage, out: str, outputs: Sequence[Output], compose: Callable[[dict], Optional[dict]],
+            *, run_id: str, replace: bool) -> Optional[dict]:
+    """Commit (compare-and-swap of the manifest), then publish. Runs of the date committing at the same
+    moment are checked for: each verifies after its own publishing, and a set whose copies another run
+    overwrote is committed again, so the date ends with one run's complete set."""
+    current: Optional[dict] = None
+    for _ in range(_ROUNDS):
+        target = _swap_manifest(st, out, compose)  # the commit
+        if target is None:
+            return None
         for o in outputs:
-            st.delete(_staged_uri(out, f"{run_id}/{o.name}"))
-        return manifest
+            st.publish(_staged_uri(out, f"{run_id}/{o.name}"), out + o.name, o.data, o.content_type)
+        if replace:
+            for name in KNOWN_OUTPUTS:
+                if name not in target["outputs"]:  # an earlier run's output that this run does not produce
+                    st.delete(out + name)
+        current = read_manifest(st, out) or {}
+        if current == target or _repair(st, out, current):
+            break  # still ours, or another run's later set whose copies are all in place
+    else:
+        log.warning("%s: other runs of the date kept committing; the last complete set is kept", out)
+    # Only now: a run stopped between the commit and the publish leaves its staged copies for
+    # readers and for the next run, which publishes them (sweep_staging).
     for o in outputs:
-        st.publish(_staged_uri(out, f"{run_id}/{o.name}"), out + o.name, o.data, o.content_type)
-    if replace:
-        for name in KNOWN_OUTPUTS:
-            if name not in listed:  # a previous run's output that this run does not produce
-                st.delete(out + name)
-    return manifest
+        st.delete(_staged_uri(out, f"{run_id}/{o.name}"))
+    return current
 
 
-def add_outputs(st: Storage, out: str, outputs: Sequence[Output], *, run_id: str, basis: dict) -> Optional[dict]:
-    """Commit `outputs` next to those the date's manifest lists; returns the manifest written, or None
-    when an output they were made from (`basis`: name -> {sha256, ...}, e.g. the metrics.json a report
-    was rendered from) is no longer the committed one (another run of the date committed meanwhile)."""
-    current = read_manifest(st, out) or {}
-    entries = current.get("outputs")
-    if entries is None:  # a manifest written before the commit protocol: adopt what it vouches for
-        entries = {n: digest(read_committed(st, out, n, current)) for n in basis}
-    if any((entries.get(n) or {}).get("sha256") != e.get("sha256") for n, e in basis.items()):
-        return None
-    return commit(st, out, outputs, {**current, "outputs": entries}, run_id=run_id, replace=False)
-
-
-def _still_ours(st: Storage, out: str, listed: dict, run_id: str, names: Iterable[str]) -> bool:
-    now = read_manifest(st, out) or {}
-    entries = now.get("outputs") or {}
-    return all(isinstance(entries.get(n), dict) and entries[n].get("staged") == f"{run_id}/{n}" for n in names)
-
-
-def update_manifest(st: Storage, out: str, change: Any) -> dict:
-    """Re-read the manifest, apply `change(manifest) -> manifest`, write it: the outputs it lists are kept."""
-    manifest = change(read_manifest(st, out) or {})
-    _write_manifest(st, out, manifest)
-    return manifest
+def _repair(st: Storage, out: str, manifest: dict) -> bool:
+    """Put back each output `manifest` lists whose final name does not hold it, from its staged copy;
+    False when one cannot be (its staged copy is gone): then the caller commits its own set again."""
+    for name, entry in (manifest.get("outputs") or {}).items():
+        try:
+            if digest(st.read_bytes(out + name))["sha256"] == entry.get("sha256"):
+                continue
+        except NotFoundError:
+            pass
+        staged = entry.get("staged")
+        try:
+            data = st.read_bytes(_staged_uri(out, staged)) if isinstance(staged, str) else b""
+        except NotFoundError:
+            return False
+        if digest(data)["sha256"] != entry.get("sha256"):
+            return False
+        st.write_bytes(out + name, data, _content_type(name))
+    return True
 
 
 def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict]) -> bytes:
@@ -236,9 +301,6 @@ def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, li
         log.warning("removed %d leftover temp or staged file(s) of runs that stopped (older than %gs or their process gone) under %s%s%s",
                     removed, older_than, ", ".join(prefixes), f"; published {published} committed" if published else "",
                     f"; {len(found) - limit} left for the next run" if len(found) > limit else "")
-    if isinstance(st, LocalStorage):
-        for prefix in prefixes:
-            _remove_empty_run_dirs(st, prefix)
     return removed
 
 
@@ -268,17 +330,9 @@ def _finish_publish(st: Storage, uri: str) -> int:
     data = st.read_bytes(uri)
     if digest(data)["sha256"] != entry.get("sha256"):
         return 0
-    st.write_bytes(out + name, data, _CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"))
+    st.write_bytes(out + name, data, _content_type(name))
     return 1
 
 
-def _remove_empty_run_dirs(st: LocalStorage, prefix: str) -> None:
-    root = st.local_path(prefix)
-    if root is None or not root.is_dir():
-        return
-    for d in sorted(root.rglob(f"{STAGING_DIR}/*"), reverse=True):
-        if d.is_dir() and d.name != "tmp":
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+def _content_type(name: str) -> str:
+    return _CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -168,11 +169,19 @@ class Storage(ABC):
     def delete(self, uri: str) -> None:
         """Remove the object; no error when it does not exist."""
 
+    @abstractmethod
+    def read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        """The object's content and a version token for write_if; (None, None) when there is none."""
+
+    @abstractmethod
+    def write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str = "application/octet-stream") -> bool:
+        """Replace the object only if it is still at version `token` (None: only if it does not exist),
+        atomically (compare and swap): True when written, False when another writer changed it first."""
+
     def publish(self, staged: str, final: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Put `data`, already written at `staged`, under its final name and drop the staged copy
-        (see monitor.io.commit). Each step is atomic; the default writes the bytes again (on S3 one PUT)."""
+        """Put `data`, already written at `staged`, under its final name, atomically (see monitor.io.commit);
+        the caller deletes the staged copy. The default writes the bytes again (on S3 one PUT)."""
         self.write_bytes(final, data, content_type)
-        self.delete(staged)
 
     def exists(self, uri: str) -> bool:
         try:
@@ -287,6 +296,33 @@ class LocalStorage(Storage):
                 tmp.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"{uri}: cannot create: {exc}") from exc
+
+    def read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        try:
+            data = self.read_bytes(uri)
+        except NotFoundError:
+            return None, None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str = "application/octet-stream") -> bool:
+        """Under an exclusive flock of the object's folder (released by the kernel if we die), so every
+        write_if of one folder is serialised; the token is the content's sha256."""
+        import fcntl
+
+        p = self._path(uri)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(p.parent, os.O_RDONLY)
+        except OSError as exc:
+            raise StorageError(f"{uri}: cannot write: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if self.read_versioned(uri)[1] != token:
+                return False
+            self.write_bytes(uri, data, content_type)
+            return True
+        finally:
+            os.close(fd)  # releases the lock
 
     def delete(self, uri: str) -> None:
         p = self._path(uri)
@@ -529,6 +565,38 @@ class S3Storage(Storage):
 
     def delete(self, uri: str) -> None:
         _bounded(f"deleting {uri}", lambda: self._delete(uri))
+
+    def read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        return _bounded(f"reading {uri}", lambda: self._read_versioned(uri))
+
+    def write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str = "application/octet-stream") -> bool:
+        return _bounded(f"writing {uri}", lambda: self._write_if(uri, data, token, content_type))
+
+    def _read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        bucket, key = _split_s3(uri)
+        try:
+            r = self.client.get_object(Bucket=bucket, Key=key)
+            return r["Body"].read(), str(r.get("ETag", "")).strip('"') or None
+        except Exception as exc:
+            err = self._wrap(uri, exc, "read")
+            if isinstance(err, ObjectNotFoundError):
+                return None, None
+            raise err from exc
+
+    def _write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str) -> bool:
+        """A conditional PUT: If-Match the ETag read (If-None-Match: * for a new object)."""
+        bucket, key = _split_s3(uri)
+        cond = {"IfMatch": f'"{token}"'} if token else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **cond)
+            return True
+        except Exception as exc:
+            if _error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise self._wrap(uri, exc, "write") from exc
+        try:  # a lost answer to our own PUT: the retry met our own object
+            return self._read_bytes(uri) == data
+        except NotFoundError:
+            return False
 
     def _stat(self, uri: str) -> ObjectInfo:
         bucket, key = _split_s3(uri)

@@ -203,8 +203,14 @@ def render(cfg: MonitorConfig, day: dt.date, clients: Optional[Clients] = None) 
 def _render(cfg: MonitorConfig, day: dt.date, clients: Clients) -> tuple[str, tuple]:
     out = output_prefix(cfg, day)
     st = storage_for(out, s3=clients.s3)
-    for _ in range(3):  # another run of the date may commit a new metrics.json while we render
-        report, metrics, _, metrics_digest = _report(cfg, day, clients)
+    for attempt in range(3):  # another run of the date may commit a new metrics.json while we render
+        try:
+            report, metrics, _, metrics_digest = _report(cfg, day, clients)
+        except UncommittedError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2)  # another run is publishing the date's outputs: read them again
+            continue
         html = Output("report.html", report.standalone_html().encode("utf-8"), "text/html; charset=utf-8")
         manifest = add_outputs(st, out, [html], run_id=new_run_id(), basis={"metrics.json": metrics_digest})
         if manifest is not None:

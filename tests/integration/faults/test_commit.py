@@ -143,3 +143,48 @@ def test_s3_gone_after_the_metrics_put_keeps_the_previous_commit_and_sends_a_not
         assert_consistent(st, out, expect=("metrics.json", "report.html", "to_annotate.csv"))
     notices = sorted((root / "outbox").glob("*.failed.eml"))
     assert [p.name for p in notices] == ["2026-11-25_m.failed.eml"]
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_two_runs_of_one_date_at_once_leave_one_consistent_set(tmp_path, trial):
+    import threading
+
+    cfg = tiny_config(str(write_store(tmp_path / "store")))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def go() -> None:
+        barrier.wait()
+        try:
+            run(cfg, DAY, QUIET)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert_consistent(LocalStorage(), out_dir(cfg), expect=("metrics.json", "report.html", "to_annotate.csv"))
+    assert leftovers(LocalStorage(), str(tmp_path / "store" / "out") + "/") == []
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_write_if_is_a_compare_and_swap(tmp_path, request, kind):
+    """The manifest changes by compare-and-swap: of two writers holding one version, one wins."""
+    if kind == "local":
+        st, uri = LocalStorage(), str(tmp_path / "d" / "manifest.json")
+    else:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=request.getfixturevalue("s3_endpoint"), region_name="us-east-1")
+        client.create_bucket(Bucket="cas")
+        st, uri = S3Storage(client), "s3://cas/d/manifest.json"
+    assert st.read_versioned(uri) == (None, None)
+    assert st.write_if(uri, b"v1", None) and not st.write_if(uri, b"v1-other", None)
+    data, token = st.read_versioned(uri)
+    assert data == b"v1"
+    assert st.write_if(uri, b"v2", token)
+    assert not st.write_if(uri, b"v2-other", token)  # the version it read is gone
+    assert st.read_bytes(uri) == b"v2"
