@@ -129,6 +129,7 @@ class ColumnDrift(Part):
     statistic: Number = None
     p_value: Number = None
     p_value_adjusted: Number = None
+    p_value_resampled: Number = None  # distance methods at their threshold: p of the distance at this size
     threshold: Number = None
     drifted: bool = False
     drifted_evidently: Optional[bool] = None
@@ -250,7 +251,10 @@ class MetricResult(Part):
     gap_to_human: Number = None
     baseline_gap_to_human: Number = None
     regressed: bool = False
+    severity: Optional[str] = None  # regressed: critical (adjusted p <= performance.critical_fdr) | warning
     min_delta: Number = None  # the smallest change that counts (materiality)
+    delta_se: Number = None  # standard error of delta (window and baseline)
+    p_value_material: Number = None  # H0: the change in the bad direction is at most min_delta (the alert's test)
     note: Optional[str] = None
     verdict: Optional[str] = None  # regressed | ok | too few labels | ...
     method: Optional[str] = None  # estimated metrics: how (e.g. cbpe)
@@ -259,6 +263,7 @@ class MetricResult(Part):
     rest_baseline: Number = None
     rest_delta: Number = None
     contrast: Number = None
+    contrast_se: Number = None
     own_drop: Number = None
 
 

@@ -160,7 +160,9 @@ class NewestDayConfig(_Model):
     """The newest day of the window on its own, against the reference at its own sample size."""
 
     enabled: bool = True
-    alpha: float = Field(0.001, gt=0, lt=1)  # Benjamini-Hochberg level over the columns (per-day false alarms)
+    # Benjamini-Hochberg level over the columns (per-run false alarms) of the resampling test; it also
+    # backs the window's distance-method verdicts (a distance above its threshold must be improbable at its n)
+    alpha: float = Field(0.001, gt=0, lt=1)
     min_effect: float = Field(0.1, ge=0, le=1e6)  # and the distance must reach this (normed Wasserstein / Jensen-Shannon)
     draws: int = Field(400, ge=50, le=100_000)  # resamples of the reference per tested column
 
@@ -278,6 +280,9 @@ class PerformanceConfig(_Model):
     min_labelled: int = Field(100, ge=1, le=1_000_000_000)  # below this many labelled rows: no verdict ("too few labels")
     min_cohort_labelled: int = Field(100, ge=1, le=1_000_000_000)
     fdr: float = Field(0.05, gt=0, lt=1)
+    # A regression is critical (not a warning) only with strong evidence: adjusted p at or below
+    # this (0.005, "significant" in Benjamin et al. 2018, where 0.05 is "suggestive").
+    critical_fdr: float = Field(0.005, gt=0, lt=1)
     # The smallest change worth an alert: one number for every metric (absolute), or per metric
     # a number (absolute) or "N%" (relative to the baseline value). Unset metrics keep their
     # defaults (e.g. 0.02 for ROC AUC, 5% of the baseline for MAE/RMSE/log loss).

@@ -13,8 +13,11 @@ the cohort, so the cost does not grow with cohorts x rows.
 
 Alerts are meant to be rare and true:
 * FDR is controlled at two levels (see `_flag`): BH across cohorts, then BH
-  across cohorts x metrics; a metric stands out only when both pass, its
-  contrast is material (the metric's min_delta) and the cohort itself got worse.
+  across cohorts x metrics; a metric stands out only when both pass and the
+  cohort itself got worse. The test is of "the contrast is at most the metric's
+  min_delta in the bad direction" (performance.stage: the alert needs evidence of
+  a material difference, not only of some difference); critical needs the
+  adjusted p at `performance.critical_fdr`, else the alert is a warning.
 * Cohorts under the minimum labelled size (or whose rest is) are reported but
   never alerted on and take no part in the FDR correction.
 * A standing-out cohort whose contrast vanishes once the rows of a
@@ -35,7 +38,7 @@ from monitor.jsonutil import to_jsonable
 from monitor.stages.cohort_partitions import Partition, cohort_partitions
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
-from monitor.stages.performance.stage import compare, flag_regressions, materiality
+from monitor.stages.performance.stage import compare, flag_regressions, material_test, materiality
 from monitor.stages.performance.summary import Summary, estimate, summarize
 from monitor.stages.performance.tasks import Prepared, Task, task_for
 
@@ -77,7 +80,8 @@ class CohortsResult:
                 for k, v in bad
             )
             msg = f"cohort {c['cohort']} ({c['rows']} rows, {c['labelled']} labelled) regressed more than the rest: {parts}"
-            out.append(Alert("cohort", c["cohort"], "critical", msg))
+            severity = "critical" if any(v.get("severity") == "critical" for _, v in bad) else "warning"
+            out.append(Alert("cohort", c["cohort"], severity, msg))
         return out
 
 
@@ -111,9 +115,8 @@ class _Context:
             d = self.task.metric_of(name).direction
             row = compare(d, est, base_e.get(name))
             rest_row = compare(d, rest_cur[name], rest_base.get(name))
-            contrast, p = iv.contrast_p_value(
-                row["delta"], rest_row["delta"], [est.se, _se(base_e, name), rest_cur[name].se, _se(rest_base, name)]
-            )
+            ses = [est.se, _se(base_e, name), rest_cur[name].se, _se(rest_base, name)]
+            contrast, p = iv.contrast_p_value(row["delta"], rest_row["delta"], ses)
             own_drop = row["drop"]
             if contrast is None:
                 drop = 0.0
@@ -123,7 +126,10 @@ class _Context:
                 rest_value=rest_row["value"], rest_baseline=rest_row["baseline"], rest_delta=rest_row["delta"], contrast=contrast,
                 p_value=p, own_drop=own_drop, drop=drop if own_drop > 0 else 0.0,
                 min_delta=materiality(self.task, self.config, name, row["baseline"], self.spread),
+                contrast_se=iv.combined_se(ses) if contrast is not None else None,
             )
+            # tested for every cohort (an honest BH family); `drop` is 0, so no alert, when the cohort did not get worse itself
+            material_test(row, d, contrast, row["contrast_se"])
             out[name] = row
         return out
 
@@ -227,17 +233,18 @@ def _flag(results: list[dict], config: PerformanceConfig) -> None:
     ok = [not c["too_small"] for c in results]
     cohort_p = []
     for c in results:
-        ps = [r["p_value"] for r in c["metrics"].values() if r["p_value"] is not None]
+        ps = [r["p_value_material"] for r in c["metrics"].values() if r.get("p_value_material") is not None]
         cohort_p.append(min(1.0, len(ps) * min(ps)) if ps else None)
     cohort_q = iv.bh_adjust([p if e else None for p, e in zip(cohort_p, ok)])
     rows = [(r, e) for c, e in zip(results, ok) for r in c["metrics"].values()]
-    flag_regressions([r for r, _ in rows], config.fdr, eligible=[e for _, e in rows])
+    flag_regressions([r for r, _ in rows], config.fdr, critical_fdr=config.critical_fdr, eligible=[e for _, e in rows])
     for c, p, q in zip(results, cohort_p, cohort_q):
         c["p_value"] = p
         c["p_value_adjusted"] = iv.finite(q)
         if c["p_value_adjusted"] is None or c["p_value_adjusted"] > config.fdr:
             for r in c["metrics"].values():
                 r["regressed"] = False
+                r["severity"] = None
 
 
 def _codes_without(part: Partition, g: int, lead: tuple[Partition, int], baseline: bool) -> Optional[np.ndarray]:
@@ -278,9 +285,7 @@ def _explain_overlaps(results: list[dict], ctx: _Context) -> None:
             rows = ctx.metric_rows((cs[0], bs[0]), (cs[1], bs[1]), cfg.seed + 99)
             # Bonferroni over the metrics re-tested: a chance dip of one metric is not "still standing out"
             still = any(
-                rows[k]["p_value"] is not None and rows[k]["p_value"] <= cfg.fdr / len(bad) and rows[k]["min_delta"] is not None
-                and rows[k]["drop"] >= rows[k]["min_delta"]
-                for k in bad
+                rows[k].get("p_value_material") is not None and rows[k]["p_value_material"] <= cfg.fdr / len(bad) for k in bad
             )
             if not still:
                 c["explained_by"] = lead["cohort"]

@@ -1,8 +1,16 @@
 """Per-column drift of the window and the dataset verdict; the newest day and the domain classifier beside them.
 
 Verdicts. Distance methods (wasserstein, psi, jensenshannon, hellinger): the statistic is
-the effect size and the column drifts when it is >= the threshold (default 0.1), as in
-Evidently. P-value methods (ks, chisquare, z, cramer_von_mises, anderson): p-values of the
+the effect size, and the column drifts when it is >= the threshold (default 0.1, as in
+Evidently) AND the sample is improbable under no change at its own size: a distance is
+biased upwards at small n (700 values drawn from the reference itself reach a normed
+Wasserstein of 0.1 about once in a hundred columns), so above its threshold the column is
+also tested by resampling the reference with its own sampling noise counted
+(newest_day.sample_p_value), Benjamini-Hochberg over the columns of its role (columns below
+the threshold count as p = 1), at `newest_day.alpha` (0.001): the same resampling test as
+the newest day's, held at the same per-run level, because the monitor runs every night and
+a level of 0.05 over ten columns is a false alarm every few weeks. `drifted_evidently`
+keeps the threshold alone. P-value methods (ks, chisquare, z, cramer_von_mises, anderson): p-values of the
 features are adjusted together with Benjamini-Hochberg, and a feature drifts only when the
 adjusted p is below the threshold (default `config.fdr`) AND its effect size reaches
 `config.min_effect` (default 0.05): the KS distance D for numeric tests, the total
@@ -30,7 +38,7 @@ from monitor.config import DriftConfig
 from monitor.errors import ConfigError, DataError, MonitorError
 from monitor.stages.drift.methods import METHODS, Method, Skip, auto_method, validate_method_names
 from monitor.stages.drift.multivariate import multivariate_drift, sample_rows
-from monitor.stages.drift.newest_day import Day, newest_day_drift
+from monitor.stages.drift.newest_day import Day, newest_day_drift, sample_p_value
 from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
 from monitor.stages.drift.result import ColumnDrift, DriftResult
@@ -61,6 +69,12 @@ class _Raw:
     notes: list = field(default_factory=list)
     histogram: dict = field(default_factory=dict)
     too_few: bool = False
+    p_resampled: Optional[float] = None  # distance methods above the threshold: p of the distance at this size
+
+    @property
+    def p_tested(self) -> Optional[float]:
+        """The p-value the verdict adjusts: the method's own, else the resampled one."""
+        return self.p_value if self.p_value is not None else self.p_resampled
 
 
 def detect_drift(
@@ -181,6 +195,9 @@ def _column_drift(cp: ColumnProfile, s: pd.Series, role: str, config: DriftConfi
     if pair.n_cur < config.min_rows:
         raw.too_few = True
         raw.notes.append(f"too few rows: {pair.n_cur} current values < drift.min_rows {config.min_rows}, no verdict")
+    elif method.kind == "distance" and raw.statistic is not None and raw.statistic >= raw.threshold:
+        # material: is it also more than a sample of this size shows by chance?
+        raw.p_resampled = sample_p_value(cp, pair, config.newest_day.draws)[2]
     return raw
 
 
@@ -244,8 +261,12 @@ def _verdicts(raws: list[_Raw], config: DriftConfig, skipped: dict[str, str]) ->
     groups: dict[str, dict[str, ColumnDrift]] = {r: {} for r in ROLES}
     for role in ROLES:
         members = [r for r in raws if r.role == role]
-        tested = [r for r in members if r.p_value is not None and math.isfinite(r.p_value) and not r.too_few]
-        adjusted = dict(zip((r.column for r in tested), bh_adjust([r.p_value for r in tested]).tolist()))
+        tested = [r for r in members if r.p_tested is not None and math.isfinite(r.p_tested) and not r.too_few]
+        # distance columns below their threshold were not resampled: p = 1 in the family, so it is the
+        # number of columns looked at, not only of those that looked suspicious
+        quiet = [r for r in members if _below_threshold(r)]
+        adj = bh_adjust([r.p_tested for r in tested] + [1.0] * len(quiet)).tolist()
+        adjusted = dict(zip((r.column for r in tested), adj))
         for r in members:
             groups[role][r.column] = _decide(r, adjusted.get(r.column), config)
     feats = groups["feature"]
@@ -259,20 +280,29 @@ def _verdicts(raws: list[_Raw], config: DriftConfig, skipped: dict[str, str]) ->
     )
 
 
+def _below_threshold(r: _Raw) -> bool:
+    m = METHODS[r.method] if r.method is not None else None
+    return (m is not None and m.kind == "distance" and not r.too_few and r.p_resampled is None and r.statistic is not None
+            and r.threshold is not None and r.statistic < r.threshold)
+
+
 def _decide(r: _Raw, p_adj: Optional[float], config: DriftConfig) -> ColumnDrift:
     drifted = False
     evidently = None
     m = METHODS[r.method] if r.method is not None else None
     if m is not None and r.threshold is not None and (r.statistic is not None or r.p_value is not None):
         if m.kind == "distance":
-            drifted = evidently = r.statistic is not None and r.statistic >= r.threshold
+            evidently = r.statistic is not None and r.statistic >= r.threshold
+            # material (the threshold) and improbable at this size (unresampled: the threshold alone)
+            improbable = p_adj is not None and p_adj < config.newest_day.alpha
+            drifted = evidently and improbable if r.p_resampled is not None else evidently
         elif r.p_value is not None:
             # Evidently: ks and cramer_von_mises reject at p <= threshold, the others at p < threshold
             evidently = r.p_value <= r.threshold if r.method in ("ks", "cramer_von_mises") else r.p_value < r.threshold
             drifted = p_adj is not None and p_adj < r.threshold and (r.effect or 0.0) >= config.min_effect
     return ColumnDrift(
         column=r.column, role=r.role, method=r.method, kind=r.kind, statistic=r.statistic, p_value=r.p_value,
-        p_value_adjusted=p_adj, threshold=r.threshold, drifted=bool(drifted) and not r.too_few,
+        p_value_adjusted=p_adj, p_value_resampled=r.p_resampled, threshold=r.threshold, drifted=bool(drifted) and not r.too_few,
         drifted_evidently=None if evidently is None else bool(evidently), effect_size=r.effect,
         n_reference=r.n_reference, n_current=r.n_current, nulls_reference=r.nulls_reference,
         nulls_current=r.nulls_current, note="; ".join(r.notes) or None, histogram=r.histogram,

@@ -12,6 +12,14 @@ by resampling the reference (Monte Carlo), and a column is flagged only when bot
 - material: the distance reaches `newest_day.min_effect` (default 0.1, the distance
   methods' threshold), so a large day does not alarm on a negligible change.
 
+The reference is a sample too: two samples of n and m values from one distribution are
+further apart than n values from the reference are from the reference itself, by
+sqrt(1 + n / m) for these distances (the asymptotic null of the two-sample distance is
+the one-sample one at n m / (n + m) values), so the draws are scaled by it. `sample_p_value`
+is the same test for any sample against its reference; the window's distance methods use
+it too (detection.py), so that a distance above its threshold alerts only when it is also
+improbable at the window's size.
+
 Numeric columns with more than a few values use the normed Wasserstein distance (W1 over
 the reference standard deviation); categorical and few-valued ones the Jensen-Shannon
 distance of the shares. The resampling runs only for columns that reach `min_effect`, so
@@ -26,18 +34,18 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from monitor.config import DriftConfig
 from monitor.stages.drift.pair import FEW_VALUES, Pair, prepare
-from monitor.stages.drift.profile import ReferenceProfile
+from monitor.stages.drift.profile import ColumnProfile, ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, DayColumn, NewestDayDrift
 from monitor.stages.performance.intervals import bh_adjust
 
-__all__ = ["Day", "newest_day_drift", "tail_p_value", "wasserstein_day", "wasserstein_null", "js_distance", "js_null"]
+__all__ = ["Day", "newest_day_drift", "sample_p_value", "tail_p_value", "wasserstein_day", "wasserstein_null", "js_distance", "js_null"]
 
 ATOMS = 500  # at least this many reference quantiles measure a numeric day
 MAX_DRAW_ROWS = 2000  # larger days: the draws are made at this size and scaled by sqrt(size / n)
@@ -79,18 +87,38 @@ def _day_column(profile: ReferenceProfile, column: str, s: pd.Series, config: Dr
     method = "wasserstein" if numeric else "jensenshannon"
     if pair.n_ref == 0 or n < config.min_rows:
         return DayColumn(column, method, None, None, None, False, n, f"{TOO_FEW}: {n} values" if n < config.min_rows else None)
-    rng = np.random.default_rng(zlib.crc32(column.encode("utf-8")))
-    draws, min_effect = config.newest_day.draws, config.newest_day.min_effect
+    _, stat, p = sample_p_value(cp, pair, config.newest_day.draws, config.newest_day.min_effect)
+    return DayColumn(column, method, stat, p, None, False, n)
+
+
+def sample_p_value(cp: ColumnProfile, pair: Pair, draws: int, min_effect: float = 0.0) -> tuple[str, float, Optional[float]]:
+    """(method, distance, p) of the current values in `pair` against the reference, at their own size.
+
+    The distance is the normed Wasserstein (numeric columns with more than a few values) or
+    the Jensen-Shannon distance of the shares; p is P(distance >= observed) for a sample of
+    this size from the reference's distribution, with the reference's own sampling noise
+    (draws scaled by sqrt(1 + n / m)). p is None (not resampled) when the distance is below
+    `min_effect`, or when there are no values.
+    """
+    n, m = pair.n_cur, pair.n_ref
+    numeric = cp.kind == "numerical" and cp.n_unique > FEW_VALUES and cp.std is not None
+    method = "wasserstein" if numeric else "jensenshannon"
+    if n == 0 or m == 0:
+        return method, math.nan, None
+    rng = np.random.default_rng(zlib.crc32(cp.name.encode("utf-8")))
+    two_sample = math.sqrt(1.0 + n / m)
     if numeric:
         scale = max(float(cp.std or 0.0), 0.001)
         ref = cp.sorted_values()
         stat = wasserstein_day(ref, pair.y) / scale
-        p = tail_p_value(stat, wasserstein_null(ref, n, draws, rng) / scale) if stat >= min_effect else None
-    else:
-        shares, cur = _shares(pair)
-        stat = float(js_distance(shares, cur))
-        p = tail_p_value(stat, js_null(shares, n, draws, rng)) if stat >= min_effect else None
-    return DayColumn(column, method, stat, p, None, False, n)
+        if stat < min_effect:
+            return method, stat, None
+        return method, stat, tail_p_value(stat, wasserstein_null(ref, n, draws, rng) * (two_sample / scale))
+    shares, cur = _shares(pair)
+    stat = float(js_distance(shares, cur))
+    if stat < min_effect:
+        return method, stat, None
+    return method, stat, tail_p_value(stat, js_null(shares, n, draws, rng) * two_sample)
 
 
 def _shares(pair: Pair) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,9 @@ class ColumnDrift:
     display: str = ""  # the method's name for people
     effect_name: str = ""  # p-value methods: what effect_size measures ("D", "TVD")
     too_few: bool = False  # fewer current values than drift.min_rows: no verdict
+    # distance methods at/above their threshold: p of the distance at this sample size (resampled
+    # reference); p_value_adjusted is then its Benjamini-Hochberg adjustment over the role's columns
+    p_value_resampled: Optional[float] = None
 
     @property
     def evaluated(self) -> bool:
@@ -65,7 +68,8 @@ class ColumnDrift:
 
     def describe(self) -> str:
         if self.effect_name == "" and self.statistic is not None and self.threshold is not None:
-            return f"`{self.column}`: {self.display} {_fmt(self.statistic)} >= {_fmt(self.threshold)}"
+            at_n = "" if self.p_value_adjusted is None else f" ({_p(self.p_value_adjusted)} at {self.n_current} rows, after BH)"
+            return f"`{self.column}`: {self.display} {_fmt(self.statistic)} >= {_fmt(self.threshold)}{at_n}"
         p = self.p_value_adjusted if self.p_value_adjusted is not None else float("nan")
         eff = self.effect_size if self.effect_size is not None else float("nan")
         thr = self.threshold if self.threshold is not None else float("nan")
@@ -78,6 +82,7 @@ class ColumnDrift:
             "statistic": _finite(self.statistic),
             "p_value": _finite(self.p_value),
             "p_value_adjusted": _finite(self.p_value_adjusted),
+            "p_value_resampled": _finite(self.p_value_resampled),
             "threshold": _finite(self.threshold),
             "drifted": bool(self.drifted),
             "verdict": self.verdict,

@@ -18,6 +18,10 @@
   cross sums of the components: the sufficient statistics a cohort needs.
 * `difference_p_value` / `contrast_p_value`: two-sided z tests of a difference of
   independent estimates, and of a cohort's change against the rest's change.
+* `material_p_value`: the test an alert rests on, of "the change in the bad
+  direction is at most min_delta" (an interval null, not "no change at all"):
+  small only when the data show a *material* regression, so chance dips of about
+  min_delta are not alerted, whatever the sample size.
 * `bh_adjust`: Benjamini-Hochberg adjusted p-values (the one implementation).
 
 None of these costs more than O(cells) once the counts or sums are known: the
@@ -45,6 +49,8 @@ __all__ = [
     "numeric_gradient",
     "difference_p_value",
     "contrast_p_value",
+    "material_p_value",
+    "combined_se",
     "bh_adjust",
     "finite",
 ]
@@ -180,6 +186,39 @@ def difference_p_value(delta: Optional[float], ses: Sequence[Optional[float]]) -
     if se == 0:
         return 1.0 if delta == 0 else 0.0
     return float(math.erfc(abs(delta) / se / math.sqrt(2)))
+
+
+def combined_se(ses: Sequence[Optional[float]]) -> Optional[float]:
+    """Standard error of a sum or difference of independent estimates (None when one is unknown)."""
+    if any(s is None or not math.isfinite(s) for s in ses):
+        return None
+    return math.sqrt(sum(float(s) ** 2 for s in ses if s is not None))
+
+
+def material_p_value(change: Optional[float], direction: int, min_delta: Optional[float], se: Optional[float]) -> Optional[float]:
+    """p-value of H0 "the change is not a material regression" (a minimum-effect test).
+
+    direction +1 (higher is better): H0 is change >= -min_delta, one-sided;
+    direction -1: H0 is change <= +min_delta; direction 0 (either way is bad):
+    H0 is |change| <= min_delta, the two-sided interval null (p at its boundary).
+    With min_delta = 0 this is the usual one-sided (or two-sided) z test. A
+    change of exactly min_delta gives p = 1/2: an alert needs the data to put the
+    regression beyond min_delta, not just near it. None when an input is unknown.
+    """
+    if change is None or min_delta is None or se is None or not math.isfinite(change) or not math.isfinite(se):
+        return None
+    md = max(float(min_delta), 0.0)
+    if se <= 0:
+        bad = abs(change) if direction == 0 else -direction * change
+        return 0.0 if bad > md else 1.0
+
+    def upper_tail(z: float) -> float:
+        return 0.5 * math.erfc(z / math.sqrt(2))
+
+    if direction == 0:
+        a = abs(change)
+        return float(min(1.0, upper_tail((a - md) / se) + upper_tail((a + md) / se)))
+    return float(upper_tail((-direction * change - md) / se))
 
 
 def contrast_p_value(

@@ -1,11 +1,19 @@
 """Model performance on the labelled rows of a window, against the baseline set.
 
 A metric regresses when (1) the window has at least `performance.min_labelled`
-labelled rows (else its verdict is "too few labels"), (2) its change against
-the baseline is significant after Benjamini-Hochberg across the metrics, and
-(3) the change in the bad direction is material: at least the metric's
-`min_delta` (per metric, absolute or relative to the baseline; see registry.py
-for the defaults). While labels are pending, classifiers with scores also get a
+labelled rows (else its verdict is "too few labels") and (2) the data show a
+*material* regression: the test is of "the change in the bad direction is at
+most the metric's `min_delta`" (per metric, absolute or relative to the baseline;
+see registry.py for the defaults), two-sample (the window's and the baseline's
+standard errors add), Benjamini-Hochberg-adjusted across the metrics, against
+`performance.fdr`. A test of "no change at all" with the point change >= min_delta
+on the side would alert on chance dips of about min_delta at every sample size
+(a drop of 1 SE that happens to be 1 min_delta passes it as often as chance
+allows); the interval null does not. Severity: `critical` needs the adjusted p
+at or below `performance.critical_fdr` (0.005, strong evidence), a weaker but
+still significant material regression is a `warning`. `p_value` (two-sided, of
+no change) is kept for reading; `p_value_material` and `p_value_adjusted` are
+the alert's test. While labels are pending, classifiers with scores also get a
 CBPE estimate on every row (cbpe.py), kept apart from the realized figures.
 """
 
@@ -25,7 +33,7 @@ from monitor.stages.performance.cbpe import cbpe
 from monitor.stages.performance.summary import MetricEstimate, estimate, summarize
 from monitor.stages.performance.tasks import Prepared, Task, task_for
 
-__all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "materiality", "TOO_FEW_LABELS"]
+__all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "material_test", "materiality", "TOO_FEW_LABELS"]
 
 TOO_FEW_LABELS = "too few labels"
 
@@ -54,6 +62,7 @@ def compare(direction: int, cur: MetricEstimate, base: Optional[MetricEstimate])
     """value/baseline/delta/ci/p-value for one metric; `drop` is the change in the bad direction (>= 0)."""
     b = base.value if base is not None else None
     delta = cur.value - b if (cur.value is not None and b is not None) else None
+    se = iv.combined_se([cur.se, base.se if base is not None else None]) if delta is not None else None
     p = iv.difference_p_value(delta, [cur.se, base.se if base is not None else None])
     drop = 0.0 if delta is None else abs(delta) if direction == 0 else max(0.0, -direction * delta)
     row: dict[str, Any] = {
@@ -64,6 +73,7 @@ def compare(direction: int, cur: MetricEstimate, base: Optional[MetricEstimate])
         "ci_high": cur.ci_high,
         "baseline_ci_low": base.ci_low if base is not None else None,
         "baseline_ci_high": base.ci_high if base is not None else None,
+        "delta_se": se,
         "p_value": p,
         "higher_is_better": None if direction == 0 else direction > 0,
         "drop": drop,
@@ -74,14 +84,25 @@ def compare(direction: int, cur: MetricEstimate, base: Optional[MetricEstimate])
     return row
 
 
-def flag_regressions(rows: list[dict[str, Any]], fdr: float, *, eligible: Optional[list[bool]] = None) -> None:
-    """BH across rows' p-values; set p_value_adjusted and regressed in place (drop >= the row's min_delta)."""
+def flag_regressions(rows: list[dict[str, Any]], fdr: float, *, critical_fdr: Optional[float] = None,
+                     eligible: Optional[list[bool]] = None) -> None:
+    """BH across rows' `p_value_material`; set p_value_adjusted, regressed and severity in place.
+
+    A row regresses when its adjusted material p is at most `fdr`; it is critical when the
+    adjusted p is also at most `critical_fdr` (default: fdr, i.e. every regression critical).
+    """
     ok = eligible if eligible is not None else [True] * len(rows)
-    adj = iv.bh_adjust([r["p_value"] if e else None for r, e in zip(rows, ok)])
+    adj = iv.bh_adjust([r.get("p_value_material") if e else None for r, e in zip(rows, ok)])
+    strong = fdr if critical_fdr is None else min(critical_fdr, fdr)
     for r, q in zip(rows, adj):
-        r["p_value_adjusted"] = iv.finite(q)
-        md = r.get("min_delta")
-        r["regressed"] = bool(r["p_value_adjusted"] is not None and r["p_value_adjusted"] <= fdr and md is not None and r["drop"] >= max(md, 1e-12))
+        r["p_value_adjusted"] = q = iv.finite(q)
+        r["regressed"] = bool(q is not None and q <= fdr and r.get("min_delta") is not None and r["drop"] > 0)
+        r["severity"] = ("critical" if q is not None and q <= strong else "warning") if r["regressed"] else None
+
+
+def material_test(row: dict[str, Any], direction: int, change: Optional[float], se: Optional[float]) -> None:
+    """Set row["p_value_material"]: is `change` (the tested quantity) a regression beyond row["min_delta"]?"""
+    row["p_value_material"] = iv.material_p_value(change, direction, row.get("min_delta"), se)
 
 
 def verdict(row: dict[str, Any], enough: bool) -> str:
@@ -161,9 +182,10 @@ class PerformanceResult:
                     Alert(
                         "performance",
                         name,
-                        "critical",
+                        r.get("severity") or "critical",
                         f"{name} is {r['value']:.4g} vs {r['baseline']:.4g} on the baseline ({r['delta']:+.4g}, "
-                        f"adjusted p={r['p_value_adjusted']:.2g}) on {self.labelled} labelled rows ({status}){where}",
+                        f"beyond the material change {r['min_delta']:.2g}: adjusted p={r['p_value_adjusted']:.2g}) "
+                        f"on {self.labelled} labelled rows ({status}){where}",
                     )
                 )
         return out
@@ -198,10 +220,11 @@ def evaluate_performance(
         d = task.metric_of(name).direction
         row = compare(d, est, base_est.get(name))
         row["min_delta"] = materiality(task, config, name, row["baseline"], spread)
+        material_test(row, d, row["delta"], row["delta_se"])
         h = (human_level or {}).get(name)
         row.update(human_level=h, gap_to_human=_gap(h, row["value"], d), baseline_gap_to_human=_gap(h, row["baseline"], d))
         overall[name] = row
-    flag_regressions(list(overall.values()), config.fdr, eligible=[enough] * len(overall))
+    flag_regressions(list(overall.values()), config.fdr, critical_fdr=config.critical_fdr, eligible=[enough] * len(overall))
     for row in overall.values():
         row["verdict"] = verdict(row, enough)
 

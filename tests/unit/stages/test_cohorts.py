@@ -175,7 +175,7 @@ def test_bh_adjusts_across_cohorts_and_metrics():
     cur = frame(10000, 10, broken="east")
     res = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], [CohortConfig(column="region")], PerformanceConfig())
     rows = [m for c in res.to_dict()["cohorts"] for m in c["metrics"].values()]
-    ps = np.array([m["p_value"] for m in rows])
+    ps = np.array([m["p_value_material"] for m in rows])  # the alert's test: a material contrast
     qs = np.array([m["p_value_adjusted"] for m in rows])
     assert np.all(qs >= ps - 1e-15)
     order = np.argsort(ps)
@@ -183,7 +183,7 @@ def test_bh_adjusts_across_cohorts_and_metrics():
     m = len(ps)
     assert qs.min() == pytest.approx(min(1.0, min(np.sort(ps) * m / np.arange(1, m + 1))))
     for c in res.to_dict()["cohorts"]:
-        cps = [x["p_value"] for x in c["metrics"].values()]
+        cps = [x["p_value_material"] for x in c["metrics"].values()]
         assert c["p_value"] == pytest.approx(min(1.0, len(cps) * min(cps)))
         assert c["p_value_adjusted"] >= c["p_value"] - 1e-15
         if any(x["regressed"] for x in c["metrics"].values()):
@@ -268,3 +268,37 @@ def test_a_column_of_few_values_keeps_one_cohort_per_value():
     names = by_name(evaluate_cohorts(df, df, MODEL, ["accuracy"], [CohortConfig(column="region")],
                                      PerformanceConfig(bootstrap=0, cohort_values=5)))
     assert set(names) == {f"region={r}" for r in REGIONS}
+
+
+def _two_cohorts(accuracy: dict[str, float], n: int, seed: int) -> pd.DataFrame:
+    """Regions a and b, n rows each, right on exactly round(accuracy[region] * n) rows."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for region, acc in accuracy.items():
+        y = (rng.random(n) < 0.7).astype(float)
+        right = np.zeros(n, dtype=bool)
+        right[rng.permutation(n)[: round(acc * n)]] = True
+        pred = np.where(right, y, 1 - y).astype(int)
+        parts.append(pd.DataFrame({"region": region, "score": pred * 0.8 + 0.1, "pred": pred, "y": y}))
+    df = pd.concat(parts, ignore_index=True)
+    return df.assign(id=np.arange(len(df)))
+
+
+def test_cohort_alert_needs_a_material_contrast():
+    """Baseline: both regions at 0.80 (4,000 rows each); now 2,000 rows each (contrast SE ~0.0145)."""
+    base = _two_cohorts({"a": 0.80, "b": 0.80}, 4000, 1)
+    cfg = [CohortConfig(column="region")]
+
+    def run(acc_a: float):
+        res = evaluate_cohorts(_two_cohorts({"a": acc_a, "b": 0.80}, 2000, 2), base, MODEL, ["accuracy"], cfg, PerformanceConfig())
+        return by_name(res)["region=a"]["metrics"]["accuracy"], res.alerts()
+
+    # must not alert: a contrast of -0.035 is significant against "no difference" (p ~0.03) and
+    # >= min_delta, but not clearly beyond min_delta (material p ~0.06)
+    row, alerts = run(0.765)
+    assert row["p_value"] < 0.05 and -row["contrast"] >= row["min_delta"]
+    assert row["p_value_material"] > 0.05 and not row["regressed"] and not alerts
+    # must alert, critical: region a fell 0.10 more than region b
+    row, alerts = run(0.70)
+    assert row["regressed"] and row["severity"] == "critical"
+    assert [(a.subject, a.severity) for a in alerts] == [("region=a", "critical")]

@@ -207,3 +207,58 @@ def test_profile_of_an_older_format_is_refused_with_the_fix():
     blob = fit_profile(_reference(500), KINDS, _config()).to_bytes()
     with pytest.raises(DataError, match="fitted again"):
         ReferenceProfile.from_bytes(blob[: len(blob) // 2])  # truncated
+
+
+# --------------------------------------------------------------------------- distance verdicts at the window's size
+
+
+def test_window_distance_alerts_only_when_improbable_at_its_size():
+    """A distance method's threshold (0.1) is reached by chance at small n: 60 healthy rows from the
+    reference are at a normed Wasserstein of ~0.1. The column drifts only when the distance is also
+    improbable for a sample of its size (resampled reference, BH, newest_day.alpha)."""
+    prof = fit_profile(_reference(), KINDS, _config())
+    cfg = _config()
+    chance, flagged = 0, 0
+    for seed in range(20):  # must not alert: healthy windows of 60 rows
+        rng = np.random.default_rng(300 + seed)
+        a = rng.normal(size=60)
+        cur = pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.3, size=60), "c": rng.lognormal(size=60),
+                            "k": rng.choice(["x", "y", "z"], 60, p=[0.5, 0.3, 0.2])})
+        res = detect_drift(prof, cur, cfg)
+        chance += sum(bool(c.drifted_evidently) for c in res.features.values())
+        flagged += sum(c.drifted for c in res.features.values())
+        for c in res.features.values():
+            assert (c.p_value_resampled is not None) == bool(c.drifted_evidently)  # resampled only above the threshold
+    assert chance >= 10 and flagged == 0
+    # must alert: the same size, shifted by one standard deviation
+    rng = np.random.default_rng(1)
+    a = rng.normal(1.0, size=60)
+    cur = pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.3, size=60), "c": rng.lognormal(size=60), "k": ["x"] * 60})
+    d = detect_drift(prof, cur, cfg).to_dict()["features"]
+    assert d["a"]["method"] == "wasserstein" and d["a"]["drifted"] and d["a"]["p_value_adjusted"] < 0.001
+    assert d["a"]["p_value"] is None and d["a"]["p_value_resampled"] <= d["a"]["p_value_adjusted"]
+    assert d["k"]["method"] == "jensenshannon" and d["k"]["drifted"] and not d["c"]["drifted"]
+
+
+def test_resampled_null_counts_the_references_own_noise():
+    """Two samples of 300 from one distribution: the test rejects at about its level (the reference is a
+    sample too); measured against the reference as if it were the population, it rejects far more often."""
+    from monitor.stages.drift.newest_day import sample_p_value, tail_p_value, wasserstein_day, wasserstein_null
+    from monitor.stages.drift.pair import prepare
+
+    cfg = _config()
+    two, one = [], []
+    for seed in range(150):
+        rng = np.random.default_rng(1000 + seed)
+        cp = fit_profile(pd.DataFrame({"a": rng.normal(size=300)}), {"a": "numerical"}, cfg).columns["a"]
+        pair = prepare(cp, pd.Series(rng.normal(size=300)))[0]
+        two.append(sample_p_value(cp, pair, 400)[2])
+        ref, scale = cp.sorted_values(), cp.std
+        stat = wasserstein_day(ref, pair.y) / scale
+        one.append(tail_p_value(stat, wasserstein_null(ref, 300, 400, np.random.default_rng(seed)) / scale))
+    assert np.mean(np.array(two) < 0.05) <= 0.09
+    assert np.mean(np.array(one) < 0.05) >= 2 * max(np.mean(np.array(two) < 0.05), 0.03)
+    # must reject: a shift of half a standard deviation at the same sizes
+    rng = np.random.default_rng(5)
+    cp = fit_profile(pd.DataFrame({"a": rng.normal(size=300)}), {"a": "numerical"}, cfg).columns["a"]
+    assert sample_p_value(cp, prepare(cp, pd.Series(rng.normal(0.5, size=300)))[0], 400)[2] < 0.001

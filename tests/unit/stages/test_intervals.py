@@ -13,6 +13,7 @@ from monitor.stages.performance.intervals import (
     contrast_p_value,
     delong,
     difference_p_value,
+    material_p_value,
     moment_delta_se,
     multinomial_delta_se,
     proportion_se,
@@ -125,6 +126,45 @@ def test_difference_and_contrast_tests():
     # the cohort dropped 0.1 more than the rest: a strong contrast
     diff, p = contrast_p_value(-0.2, -0.1, [0.02, 0.02, 0.01, 0.01])
     assert diff == pytest.approx(-0.1) and p < 0.01
+
+
+def test_material_p_value_tests_for_a_regression_beyond_min_delta():
+    se = 0.01
+    # must not alert: a drop of 2.5 SE that is only 1.5 SE beyond min_delta 0.01 (the old "significant
+    # and at least min_delta" rule alerts on it: two-sided p 0.012, drop 0.025 >= 0.01)
+    assert difference_p_value(-0.025, [se]) < 0.05
+    assert material_p_value(-0.025, +1, 0.01, se) == pytest.approx(0.0668, abs=1e-3)
+    # a drop of exactly min_delta is as likely a chance high as a chance low: p = 1/2
+    assert material_p_value(-0.01, +1, 0.01, se) == pytest.approx(0.5)
+    # must alert: 5 SE beyond min_delta, on either direction's scale (lower is better: a rise)
+    assert material_p_value(-0.06, +1, 0.01, se) < 1e-6
+    assert material_p_value(+0.06, -1, 0.01, se) < 1e-6
+    # an improvement is no regression, however large
+    assert material_p_value(+0.5, +1, 0.01, se) > 0.999
+    # min_delta 0: the usual one-sided z test; direction 0: the two-sided one, then the interval null
+    assert material_p_value(-1.645 * se, +1, 0.0, se) == pytest.approx(0.05, abs=1e-3)
+    assert material_p_value(0.0196, 0, 0.0, se) == pytest.approx(0.05, abs=1e-3)
+    assert material_p_value(-0.06, 0, 0.01, se) == pytest.approx(material_p_value(+0.06, 0, 0.01, se))
+    assert material_p_value(-0.06, 0, 0.01, se) < 1e-6
+    assert material_p_value(0.005, 0, 0.01, se) > 0.5
+    # unknown inputs: no test; zero spread: decided by the change itself
+    assert material_p_value(None, +1, 0.01, se) is None and material_p_value(-0.1, +1, None, se) is None
+    assert material_p_value(-0.1, +1, 0.01, 0.0) == 0.0 and material_p_value(-0.005, +1, 0.01, 0.0) == 1.0
+
+
+def test_material_test_false_alarm_rate_and_power_by_simulation():
+    """Healthy windows against a baseline from the same model: alerts far below the nominal 5% once
+    min_delta is about the standard error; a true drop of 5 min_delta is still found almost always."""
+    rng = np.random.default_rng(7)
+    n_cur, n_base, acc, md = 2000, 6000, 0.8, 0.01
+    base = rng.binomial(n_base, acc, 4000) / n_base
+    se = math.sqrt(acc * (1 - acc) / n_cur + acc * (1 - acc) / n_base)
+    healthy = rng.binomial(n_cur, acc, 4000) / n_cur - base
+    old = np.mean([difference_p_value(d, [se]) < 0.05 and -d >= md for d in healthy])
+    new = np.mean([material_p_value(d, +1, md, se) < 0.05 for d in healthy])
+    assert 0.02 < old and new < 0.01 and new < old / 3
+    broken = rng.binomial(n_cur, acc - 5 * md, 4000) / n_cur - base
+    assert np.mean([material_p_value(d, +1, md, se) < 0.05 for d in broken]) > 0.9
 
 
 def test_bh_adjust_matches_hand_and_scipy():

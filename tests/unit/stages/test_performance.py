@@ -327,3 +327,57 @@ def test_window_without_target_column_or_rows():
     empty = evaluate_performance(cur.iloc[:0], binary_frame(300, 91), BIN, ["accuracy"], PerformanceConfig(bootstrap=20), final=True)
     assert empty.to_dict()["rows"] == 0 and empty.to_dict()["label_coverage"] == 0.0
     json.dumps(empty.to_dict(), allow_nan=False)
+
+
+def _accuracy_frame(n: int, accuracy: float, seed: int) -> pd.DataFrame:
+    """n labelled rows whose predictions are right on exactly round(accuracy * n) of them."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.7).astype(float)
+    right = np.zeros(n, dtype=bool)
+    right[rng.permutation(n)[: round(accuracy * n)]] = True
+    pred = np.where(right, y, 1 - y).astype(int)
+    return pd.DataFrame({"id": np.arange(n), "score": pred * 0.8 + 0.1, "pred": pred, "y": y})
+
+
+def test_alert_needs_evidence_of_a_material_drop_and_critical_needs_strong_evidence():
+    """Accuracy against a 6,000-row baseline at 0.80 on 2,000 labelled rows (min_delta 0.01, SE of the change ~0.0106)."""
+    base = _accuracy_frame(6000, 0.80, 1)
+
+    def run(acc: float) -> dict:
+        res = evaluate_performance(_accuracy_frame(2000, acc, 2), base, BIN, ["accuracy"], PerformanceConfig(), final=True)
+        return {"row": res.to_dict()["overall"]["accuracy"], "alerts": res.alerts()}
+
+    # must not alert: -0.025 is significant against "no change" (p ~0.02) and >= min_delta, but only
+    # 1.4 SE beyond min_delta: a chance dip of this size happens on a healthy day every few weeks
+    chance = run(0.775)
+    r = chance["row"]
+    assert r["p_value"] < 0.05 and -r["delta"] >= r["min_delta"] == 0.01
+    assert r["p_value_material"] > 0.05 and not r["regressed"] and r["severity"] is None and not chance["alerts"]
+    # a warning: beyond min_delta at p < 0.05, short of strong evidence (critical_fdr 0.005)
+    weak = run(0.765)
+    assert 0.005 < weak["row"]["p_value_adjusted"] <= 0.05 and weak["row"]["regressed"]
+    assert [(a.subject, a.severity) for a in weak["alerts"]] == [("accuracy", "warning")]
+    # must alert, critical: 0.08 down, far beyond min_delta
+    strong = run(0.72)
+    assert strong["row"]["p_value_adjusted"] < 1e-6 and strong["row"]["severity"] == "critical"
+    assert [(a.subject, a.severity) for a in strong["alerts"]] == [("accuracy", "critical")]
+    assert "beyond the material change 0.01" in strong["alerts"][0].message
+    # critical_fdr is configurable: at 0.05 the weak case is critical too
+    cfg = PerformanceConfig(critical_fdr=0.05)
+    res = evaluate_performance(_accuracy_frame(2000, 0.765, 2), base, BIN, ["accuracy"], cfg, final=True)
+    assert [a.severity for a in res.alerts()] == ["critical"]
+
+
+def test_healthy_days_against_one_baseline_rarely_alert():
+    """Must not alert: forty healthy days of 2,000 labelled rows against one 6,000-row baseline, four
+    metrics, as in bench_alerts. Must alert: days of the same size whose scores lost information.
+    (The rates themselves are simulated in test_intervals.)"""
+    base = binary_frame(6000, 500)
+    metrics = ["roc_auc", "accuracy", "f1", "brier"]
+    alerted = [evaluate_performance(binary_frame(2000, 600 + k), base, BIN, metrics, PerformanceConfig(), final=True).alerts()
+               for k in range(40)]
+    assert sum(bool(a) for a in alerted) == 0
+    # and a regression of the score's quality on days of the same size is caught every time
+    broken = [evaluate_performance(binary_frame(2000, 700 + k, shift=1.5), base, BIN, metrics, PerformanceConfig(), final=True)
+              for k in range(5)]
+    assert all(r.verdict == "regressed" for r in broken)
