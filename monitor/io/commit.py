@@ -94,11 +94,16 @@ def commit(st: Storage, out: str, outputs: Sequence[Output], manifest: dict, *, 
     manifest; the email record of the current one is kept); whatever an earlier run of the date left
     under a known output name is deleted. replace=False: see add_outputs."""
     listed = _stage(st, out, outputs, run_id)
+    stale: set[str] = set()
 
     def compose(current: dict) -> dict:
+        if replace:  # what the date's current commit lists (a pre-protocol manifest: any known name)
+            before = current.get("outputs") if "outputs" in current or not current else dict.fromkeys(KNOWN_OUTPUTS)
+            stale.clear()
+            stale.update(n for n in (before or {}) if n in KNOWN_OUTPUTS and n not in listed)
         return {**manifest, "email": current.get("email", manifest.get("email")), "outputs": listed}
 
-    done = _commit(st, out, outputs, compose, run_id=run_id, replace=replace)
+    done = _commit(st, out, outputs, compose, run_id=run_id, stale=stale)
     assert done is not None
     return done
 
@@ -117,7 +122,7 @@ def add_outputs(st: Storage, out: str, outputs: Sequence[Output], *, run_id: str
             return None
         return {**current, "outputs": {**entries, **listed}}
 
-    done = _commit(st, out, outputs, compose, run_id=run_id, replace=False)
+    done = _commit(st, out, outputs, compose, run_id=run_id, stale=set())
     if done is None or any(((done.get("outputs") or {}).get(n) or {}).get("sha256") != e.get("sha256") for n, e in basis.items()):
         for o in outputs:
             st.delete(_staged_uri(out, f"{run_id}/{o.name}"))
@@ -160,7 +165,7 @@ def _swap_manifest(st: Storage, out: str, compose: Callable[[dict], Optional[dic
 
 
 def _commit(st: Storage, out: str, outputs: Sequence[Output], compose: Callable[[dict], Optional[dict]],
-            *, run_id: str, replace: bool) -> Optional[dict]:
+            *, run_id: str, stale: set[str]) -> Optional[dict]:
     """Commit (compare-and-swap of the manifest), then publish. Runs of the date committing at the same
     moment are checked for: each verifies after its own publishing, and a set whose copies another run
     overwrote is committed again, so the date ends with one run's complete set."""
@@ -171,10 +176,8 @@ def _commit(st: Storage, out: str, outputs: Sequence[Output], compose: Callable[
             return None
         for o in outputs:
             st.publish(_staged_uri(out, f"{run_id}/{o.name}"), out + o.name, o.data, o.content_type)
-        if replace:
-            for name in KNOWN_OUTPUTS:
-                if name not in target["outputs"]:  # an earlier run's output that this run does not produce
-                    st.delete(out + name)
+        for name in sorted(stale):  # an earlier run's output that this run does not produce (set by compose)
+            st.delete(out + name)
         current = read_manifest(st, out) or {}
         if current == target or _repair(st, out, current):
             break  # still ours, or another run's later set whose copies are all in place

@@ -123,7 +123,6 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     if metrics.get("analysis") is not None and "to_annotate" in links:
         metrics["analysis"]["to_annotate_uri"] = links["to_annotate"]
 
-    previous = read_manifest(st_out, out)
     manifest = {
         "monitor": cfg.name,
         "date": day.isoformat(),
@@ -136,8 +135,9 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         "computed_at": started.isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "timings": {**computed.timings, "compute": round(time.perf_counter() - t0, 4)},
-        # the email record survives recomputation: a rerun does not re-send unless asked
-        "email": previous.get("email") if previous else None,
+        # the email record survives recomputation (the commit keeps the current manifest's): a rerun
+        # does not re-send unless asked
+        "email": None,
     }
     files = [Output("metrics.json", redact_json(dumps(metrics)).encode("utf-8"), "application/json")]
     if to_annotate is not None and len(to_annotate):  # formula-safe, cells cut

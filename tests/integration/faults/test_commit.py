@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import MonitorError
-from monitor.io.commit import UncommittedError
+from monitor.io.commit import Output, UncommittedError, add_outputs
 from monitor.io.outputs import load_history
 from monitor.io.storage import LocalStorage, S3Storage
 from monitor.run import Clients, RunOptions, render, run
@@ -111,7 +111,9 @@ def test_a_stale_output_of_an_earlier_run_is_removed(tmp_path):
     cfg = tiny_config(str(write_store(tmp_path / "store")), report={"evidently": False})
     run(cfg, DAY, QUIET)
     out = Path(out_dir(cfg))
-    (out / "evidently.html").write_text("<html>an earlier run's deep dive</html>")
+    add_outputs(LocalStorage(), str(out) + "/", [Output("evidently.html", b"<html>an earlier run's deep dive</html>")],
+                run_id="20261125T000000Z-h-1-abcdef", basis={})  # as the deep dive commits it
+    assert (out / "evidently.html").exists()
     run(tiny_config(str(tmp_path / "store"), performance={"annotate_rows": 0, "bootstrap": 20}), DAY, QUIET)
     assert not (out / "evidently.html").exists() and not (out / "to_annotate.csv").exists()
     assert set(assert_consistent(LocalStorage(), str(out) + "/")["outputs"]) == {"metrics.json", "report.html"}
