@@ -210,7 +210,8 @@ def _repair(st: Storage, out: str, manifest: dict) -> bool:
     return True
 
 
-def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict]) -> bytes:
+def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict],
+                   listed: Optional[dict[str, ObjectInfo]] = None) -> bytes:
     """The committed content of `<out><name>`: UncommittedError when the manifest does not list it with
     this hash (a run that stopped before its commit), NotFoundError when there is no such output."""
     where = f"{out}{name}"
@@ -220,7 +221,7 @@ def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict]) -
         raise UncommittedError(f"{where}: not committed (there is no {out}{MANIFEST})")
     entries = manifest.get("outputs")
     if entries is None:  # a manifest written before the commit protocol
-        return _read_legacy(st, out, name)
+        return _read_legacy(st, out, name, listed or {})
     entry = entries.get(name) if isinstance(entries, dict) else None
     if not isinstance(entry, dict):
         if not st.exists(where):
@@ -239,8 +240,10 @@ def read_committed(st: Storage, out: str, name: str, manifest: Optional[dict]) -
     raise UncommittedError(f"{where}: not committed (its sha256 does not match {out}{MANIFEST})")
 
 
-def _read_legacy(st: Storage, out: str, name: str) -> bytes:
-    data_at, manifest_at = _when(st.stat(out + name).mtime), _when(st.stat(out + MANIFEST).mtime)
+def _read_legacy(st: Storage, out: str, name: str, listed: dict[str, ObjectInfo]) -> bytes:
+    """`listed`: what a listing already says of these objects (uri -> info), to spare a HEAD each."""
+    infos = [listed.get(u) or st.stat(u) for u in (out + name, out + MANIFEST)]
+    data_at, manifest_at = _when(infos[0].mtime), _when(infos[1].mtime)
     if data_at is not None and manifest_at is not None and data_at > manifest_at:
         raise UncommittedError(f"{out}{name}: not committed (newer than {out}{MANIFEST}, which has no output list)")
     return st.read_bytes(out + name)
@@ -256,6 +259,7 @@ def committed_metrics(st: Storage, base: str, *, before: Optional[str] = None, l
     except NotFoundError:
         return []
     names: dict[str, set[str]] = {}
+    infos = {o.uri: o for o in objs}
     for o in objs:
         m = _DATED.search(o.uri.replace("\\", "/"))
         if m and (before is None or m.group(1) < before):
@@ -266,7 +270,7 @@ def committed_metrics(st: Storage, base: str, *, before: Optional[str] = None, l
         prefix = join_uri(base, f"date={day}") + "/"
         try:
             manifest = read_manifest(st, prefix) if MANIFEST in names[day] else None
-            doc = json.loads(read_committed(st, prefix, "metrics.json", manifest))
+            doc = json.loads(read_committed(st, prefix, "metrics.json", manifest, infos))
         except UncommittedError as exc:
             log.warning("history: ignoring %s", exc)
             continue

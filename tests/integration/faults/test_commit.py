@@ -190,3 +190,22 @@ def test_write_if_is_a_compare_and_swap(tmp_path, request, kind):
     assert st.write_if(uri, b"v2", token)
     assert not st.write_if(uri, b"v2-other", token)  # the version it read is gone
     assert st.read_bytes(uri) == b"v2"
+
+
+def test_a_date_written_before_the_protocol_is_read_unless_its_metrics_is_newer_than_its_manifest(tmp_path, caplog):
+    """Manifests from before the commit protocol have no `outputs`: the old order wrote the manifest after
+    metrics.json, so a metrics.json newer than its manifest is a run that stopped before its manifest."""
+    root = write_store(tmp_path / "store", days=(DAY, NEXT))
+    cfg = tiny_config(str(root))
+    run(cfg, DAY, QUIET)
+    out = Path(out_dir(cfg))
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["outputs"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    t = time.time()
+    os.utime(out / "metrics.json", (t - 60, t - 60))
+    assert [h["date"] for h in load_history(cfg, NEXT)] == [DAY.isoformat()]
+    _tamper(out / "metrics.json")  # written now: newer than the manifest
+    with caplog.at_level(logging.WARNING, logger="monitor.io.commit"):
+        assert load_history(cfg, NEXT) == []
+    assert any("newer than" in r.getMessage() for r in caplog.records)
