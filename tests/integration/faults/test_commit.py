@@ -147,18 +147,26 @@ def test_s3_gone_after_the_metrics_put_keeps_the_previous_commit_and_sends_a_not
     assert [p.name for p in notices] == ["2026-11-25_m.failed.eml"]
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_two_runs_of_one_date_at_once_leave_one_consistent_set(tmp_path, trial):
+@pytest.mark.parametrize("kind", ["local", "local", "local", "s3", "s3"])
+def test_two_runs_of_one_date_at_once_leave_one_consistent_set(tmp_path, request, kind):
     import threading
 
-    cfg = tiny_config(str(write_store(tmp_path / "store")))
+    root = write_store(tmp_path / "store")
+    if kind == "s3":
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=request.getfixturevalue("s3_endpoint"), region_name="us-east-1")
+        client.create_bucket(Bucket="monitoring")
+        st, cfg = S3Storage(client), tiny_config(str(root), output="s3://monitoring/")
+    else:
+        st, cfg = LocalStorage(), tiny_config(str(root))
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
     def go() -> None:
         barrier.wait()
         try:
-            run(cfg, DAY, QUIET)
+            run(cfg, DAY, QUIET, Clients(s3=st if isinstance(st, S3Storage) else None))
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
 
@@ -168,8 +176,8 @@ def test_two_runs_of_one_date_at_once_leave_one_consistent_set(tmp_path, trial):
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert_consistent(LocalStorage(), out_dir(cfg), expect=("metrics.json", "report.html", "to_annotate.csv"))
-    assert leftovers(LocalStorage(), str(tmp_path / "store" / "out") + "/") == []
+    assert_consistent(st, out_dir(cfg), expect=("metrics.json", "report.html", "to_annotate.csv"))
+    assert leftovers(st, cfg.output.uri.rstrip("/") + "/") == []
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
