@@ -406,10 +406,10 @@ def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto") -> Optio
     import pyarrow.parquet as pq
 
     from monitor.errors import DataError
-    from monitor.io.storage import _fmt_of
+    from monitor.io.storage.tables import fmt_of
 
     try:
-        if not objs or any(_fmt_of(o.uri, fmt) != "parquet" for o in objs):
+        if not objs or any(fmt_of(o.uri, fmt) != "parquet" for o in objs):
             return None
     except DataError:
         return None

@@ -1,0 +1,278 @@
+"""S3 (or MinIO / moto) through boto3; settings from the environment or an Airflow aws_default connection."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from monitor.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError, StorageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+from monitor.io.storage.base import ObjectInfo, Storage
+from monitor.io.storage.deadlines import bounded
+
+__all__ = ['S3Storage', 'aws_settings_from_env']
+
+
+def _json_extra(text: str) -> dict:
+    # the message never quotes the text: it may hold the secret
+    try:
+        out = json.loads(text or "{}")
+    except ValueError:
+        raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the extra is not valid JSON; use the JSON or URI connection form") from None
+    if not isinstance(out, dict):
+        raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the extra must be a JSON object")
+    return out
+
+
+def _conn_from_env(env: Mapping[str, str]) -> dict:
+    raw = env.get("AIRFLOW_CONN_AWS_DEFAULT", "").strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        try:
+            conn = json.loads(raw)
+        except ValueError as exc:
+            raise StorageError(f"AIRFLOW_CONN_AWS_DEFAULT: not valid JSON ({exc}); use the JSON or URI connection form") from None
+        extra = (conn.get("extra") or {}) if isinstance(conn, dict) else None
+        if isinstance(extra, str):
+            extra = _json_extra(extra)
+        if not isinstance(extra, dict):
+            raise StorageError("AIRFLOW_CONN_AWS_DEFAULT: the JSON form must be an object with login, password and an extra object")
+        return {"login": conn.get("login"), "password": conn.get("password"), **extra}
+    parts = urlsplit(raw)
+    extra = dict(parse_qsl(parts.query))
+    if "__extra__" in extra:
+        extra.update(_json_extra(extra.pop("__extra__")))
+    return {
+        "login": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        **extra,
+    }
+
+
+def aws_settings_from_env(env: Optional[Mapping[str, str]] = None) -> dict:
+    """boto3 client kwargs from AIRFLOW_CONN_AWS_DEFAULT, falling back to boto3's own env handling."""
+    env = os.environ if env is None else env
+    conn = _conn_from_env(env)
+    kw: dict[str, Any] = {}
+    endpoint = conn.get("endpoint_url") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        kw["endpoint_url"] = endpoint
+    region = conn.get("region_name") or env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION")
+    if region:
+        kw["region_name"] = region
+    if conn.get("login"):
+        kw["aws_access_key_id"] = conn["login"]
+        kw["aws_secret_access_key"] = conn.get("password")
+    if conn.get("aws_session_token"):
+        kw["aws_session_token"] = conn["aws_session_token"]
+    return kw
+
+
+def _error_code(exc: Exception) -> str:
+    resp = getattr(exc, "response", None)
+    return str(resp.get("Error", {}).get("Code", "")) if isinstance(resp, dict) else ""
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise StorageError(f"{uri}: not an s3://bucket/key URI")
+    return parts.netloc, parts.path.lstrip("/")
+
+
+class S3Storage(Storage):
+    """S3 (or MinIO / moto) through boto3, with botocore's standard retry mode for transient errors."""
+
+    def __init__(self, client: Any = None, *, env: Optional[Mapping[str, str]] = None) -> None:
+        self._client = client
+        self._env = env
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            kw = aws_settings_from_env(self._env)
+            kw.setdefault("region_name", "us-east-1")
+            cfg = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+            self._client = boto3.client("s3", config=cfg, **kw)
+        return self._client
+
+    def _wrap(self, uri: str, exc: Exception, what: str) -> StorageError:
+        code = ""
+        resp = getattr(exc, "response", None)
+        if isinstance(resp, dict):
+            code = str(resp.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchBucket",):
+            bucket = _split_s3(uri)[0]
+            return BucketNotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return ObjectNotFoundError(f"{uri}: no such object")
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return StorageError(f"{uri}: access denied ({code}); check the aws_default connection's credentials")
+        return StorageError(f"{uri}: cannot {what}: {exc}")
+
+    # Every operation runs within the time budgets of `time_limits` (when set), retries included.
+    def stat(self, uri: str) -> ObjectInfo:
+        return bounded(f"stat {uri}", lambda: self._stat(uri))
+
+    def list(self, prefix: str) -> builtins.list[ObjectInfo]:
+        return bounded(f"listing {prefix}", lambda: self._list(prefix))
+
+    def read_bytes(self, uri: str) -> bytes:
+        return bounded(f"reading {uri}", lambda: self._read_bytes(uri))
+
+    def download(self, uri: str, path: Path) -> None:
+        bounded(f"reading {uri}", lambda: self._download(uri, path))
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        bounded(f"writing {uri}", lambda: self._write_bytes(uri, data, content_type))
+
+    def create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        return bounded(f"creating {uri}", lambda: self._create_exclusive(uri, data, content_type))
+
+    def delete(self, uri: str) -> None:
+        bounded(f"deleting {uri}", lambda: self._delete(uri))
+
+    def read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        return bounded(f"reading {uri}", lambda: self._read_versioned(uri))
+
+    def write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str = "application/octet-stream") -> bool:
+        return bounded(f"writing {uri}", lambda: self._write_if(uri, data, token, content_type))
+
+    def _read_versioned(self, uri: str) -> tuple[Optional[bytes], Optional[str]]:
+        bucket, key = _split_s3(uri)
+        try:
+            r = self.client.get_object(Bucket=bucket, Key=key)
+            return r["Body"].read(), str(r.get("ETag", "")).strip('"') or None
+        except Exception as exc:
+            err = self._wrap(uri, exc, "read")
+            if isinstance(err, ObjectNotFoundError):
+                return None, None
+            raise err from exc
+
+    def _write_if(self, uri: str, data: bytes, token: Optional[str], content_type: str) -> bool:
+        """A conditional PUT: If-Match the ETag read (If-None-Match: * for a new object)."""
+        bucket, key = _split_s3(uri)
+        cond = {"IfMatch": f'"{token}"'} if token else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **cond)
+            return True
+        except Exception as exc:
+            if _error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise self._wrap(uri, exc, "write") from exc
+        try:  # a lost answer to our own PUT: the retry met our own object
+            return self._read_bytes(uri) == data
+        except NotFoundError:
+            return False
+
+    def _stat(self, uri: str) -> ObjectInfo:
+        bucket, key = _split_s3(uri)
+        if not key:
+            raise ObjectNotFoundError(f"{uri}: names a bucket, not an object")
+        try:
+            r = self.client.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:  # botocore errors, connection errors
+            err = self._wrap(uri, exc, "stat")
+            if isinstance(err, NotFoundError) and not isinstance(err, BucketNotFoundError):
+                # HEAD gives a bare 404 for a missing bucket too: tell them apart
+                self._check_bucket(bucket, uri)
+            raise err from exc
+        mtime = r.get("LastModified")
+        return ObjectInfo(
+            uri=uri,
+            size=int(r.get("ContentLength", 0)),
+            etag=str(r.get("ETag", "")).strip('"') or None,
+            mtime=mtime.isoformat() if mtime else None,
+        )
+
+    def _check_bucket(self, bucket: str, uri: str) -> None:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise BucketNotFoundError(f"{uri}: bucket {bucket!r} does not exist (create it, or fix the URI in the config)") from exc
+            if not code:
+                raise StorageError(f"{uri}: cannot reach S3: {exc}") from exc
+
+    def _list(self, prefix: str) -> builtins.list[ObjectInfo]:
+        bucket, key = _split_s3(prefix)
+        out: builtins.list[ObjectInfo] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            for page in pages:
+                for o in page.get("Contents", []) or []:
+                    mtime = o.get("LastModified")
+                    out.append(
+                        ObjectInfo(
+                            uri=f"s3://{bucket}/{o['Key']}",
+                            size=int(o.get("Size", 0)),
+                            etag=str(o.get("ETag", "")).strip('"') or None,
+                            mtime=mtime.isoformat() if mtime else None,
+                        )
+                    )
+        except Exception as exc:
+            raise self._wrap(prefix, exc, "list") from exc
+        return sorted(out, key=lambda o: o.uri)
+
+    def _read_bytes(self, uri: str) -> bytes:
+        bucket, key = _split_s3(uri)
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            raise self._wrap(uri, exc, "read") from exc
+
+    def _download(self, uri: str, path: Path) -> None:
+        bucket, key = _split_s3(uri)
+        try:  # multipart, straight to disk: the object is never held in memory
+            self.client.download_file(bucket, key, str(path))
+        except Exception as exc:
+            raise self._wrap(uri, exc, "read") from exc
+
+    def _write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        bucket, key = _split_s3(uri)
+        try:  # a PUT replaces the object atomically
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except Exception as exc:
+            raise self._wrap(uri, exc, "write") from exc
+
+    def _create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """A conditional PUT (If-None-Match: *): S3 stores it only if the key is absent, atomically."""
+        bucket, key = _split_s3(uri)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+            return True
+        except Exception as exc:
+            code = _error_code(exc)
+            if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise self._wrap(uri, exc, "create") from exc
+        # Someone holds the key. If it is our own content, our first PUT succeeded and its answer was
+        # lost (the retry then met our own object): the claim is ours.
+        try:
+            return self._read_bytes(uri) == data
+        except NotFoundError:
+            return False
+
+    def _delete(self, uri: str) -> None:
+        bucket, key = _split_s3(uri)
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise self._wrap(uri, exc, "delete") from exc
+
+    def presigned_url(self, uri: str, expires: int = 7 * 24 * 3600) -> Optional[str]:
+        bucket, key = _split_s3(uri)
+        try:
+            return self.client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
+        except Exception:  # noqa: BLE001 - a link is a convenience; the URI still works
+            return None
