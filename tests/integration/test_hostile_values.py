@@ -85,7 +85,9 @@ def _check_outputs(root: Path, raw_email: bytes) -> dict:
     assert len(raw_email) < MB, f"the email is {len(raw_email):,} bytes"
     html = (out / "report.html").read_text()
     msg = message_from_bytes(raw_email, policy=policy.default)
-    body_html, body_text = msg.get_body(("html",)).get_content(), msg.get_body(("plain",)).get_content()
+    html_part, text_part = msg.get_body(("html",)), msg.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    body_html, body_text = html_part.get_content(), text_part.get_content()
     for medium in (html, body_html):
         assert "<script" not in medium.lower()  # the templates have none: any would be data, unescaped
     for medium in (html, body_html, body_text, str(msg["Subject"])):
