@@ -12,7 +12,9 @@ the newest day's, held at the same per-run level, because the monitor runs every
 a level of 0.05 over ten columns is a false alarm every few weeks. `drifted_evidently`
 keeps the threshold alone. P-value methods (ks, chisquare, z, cramer_von_mises, anderson): p-values of the
 features are adjusted together with Benjamini-Hochberg, and a feature drifts only when the
-adjusted p is below the threshold (default `config.fdr`) AND its effect size reaches
+adjusted p is below the threshold (default `config.fdr`) and below `newest_day.alpha` (the same
+nightly level as the distance verdicts: at 0.05 per role, a reference of a few hundred rows
+drawn from the very distribution of the window warned on 15% of nights) AND its effect size reaches
 `config.min_effect` (default 0.05): the KS distance D for numeric tests, the total
 variation distance between the value shares for count tests. `drifted_evidently` in each
 column's dict is Evidently's own verdict (raw p against the threshold) for comparison.
@@ -299,7 +301,12 @@ def _decide(r: _Raw, p_adj: Optional[float], config: DriftConfig) -> ColumnDrift
         elif r.p_value is not None:
             # Evidently: ks and cramer_von_mises reject at p <= threshold, the others at p < threshold
             evidently = r.p_value <= r.threshold if r.method in ("ks", "cramer_von_mises") else r.p_value < r.threshold
-            drifted = p_adj is not None and p_adj < r.threshold and (r.effect or 0.0) >= config.min_effect
+            # significant at the threshold (Evidently's level) and at the nightly level the distance
+            # verdicts use: at 0.05 per role, 15% of healthy nights on a small reference warned
+            # (a method whose p-values stop above that level alerts at its smallest p)
+            level = min(r.threshold, config.newest_day.alpha)
+            significant = p_adj is not None and (p_adj < level or p_adj <= min(m.p_floor, r.threshold))
+            drifted = significant and (r.effect or 0.0) >= config.min_effect
     return ColumnDrift(
         column=r.column, role=r.role, method=r.method, kind=r.kind, statistic=r.statistic, p_value=r.p_value,
         p_value_adjusted=p_adj, p_value_resampled=r.p_resampled, threshold=r.threshold, drifted=bool(drifted) and not r.too_few,

@@ -262,3 +262,44 @@ def test_resampled_null_counts_the_references_own_noise():
     rng = np.random.default_rng(5)
     cp = fit_profile(pd.DataFrame({"a": rng.normal(size=300)}), {"a": "numerical"}, cfg).columns["a"]
     assert sample_p_value(cp, prepare(cp, pd.Series(rng.normal(0.5, size=300)))[0], 400)[2] < 0.001
+
+
+def test_small_reference_p_value_verdicts_hold_the_nightly_level():
+    """A reference of a few hundred rows gets p-value methods (KS, chi-square, z). At BH 0.05 per role,
+    healthy windows drawn from the reference's own distribution warned on ~15% of nights (features,
+    prediction and target each a family); the verdict now also needs newest_day.alpha, as distances do."""
+    cfg = _config()
+    kinds = {**KINDS, "pred": "numerical", "y": "numerical"}
+    roles = {"a": "feature", "b": "feature", "c": "feature", "k": "feature", "pred": "prediction", "y": "target"}
+
+    def frame(n, rng, shift=0.0):
+        f = _reference(n, int(rng.integers(1 << 30)))
+        return f.assign(a=f["a"] + shift, pred=rng.normal(size=n) + shift, y=rng.normal(size=n))
+
+    rng = np.random.default_rng(11)
+    evidently, flagged = 0, 0
+    for _ in range(40):  # must not alert: 60 healthy rows against 243 reference rows
+        prof = fit_profile(frame(243, rng), kinds, cfg)
+        res = detect_drift(prof, frame(60, rng), cfg, roles)
+        cols = [*res.features.values(), *res.prediction.values(), *res.target.values()]
+        assert all(c.method in ("ks", "chisquare") for c in cols)
+        evidently += any(c.p_value_adjusted is not None and c.p_value_adjusted < 0.05 for c in cols)
+        flagged += any(c.drifted for c in cols)
+    assert evidently >= 2 and flagged == 0
+    # must alert: the same sizes, a feature and the prediction moved by one standard deviation
+    prof = fit_profile(frame(243, rng), kinds, cfg)
+    res = detect_drift(prof, frame(60, rng, shift=1.0), cfg, roles)
+    assert res.features["a"].drifted and res.prediction["pred"].drifted and res.features["a"].p_value_adjusted < 0.001
+    assert not res.target["y"].drifted and not res.features["c"].drifted
+
+
+def test_anderson_alerts_at_its_smallest_p_value():
+    """Anderson-Darling's p-value table stops at 0.001: a shift far beyond it still drifts; a same-distribution
+    sample does not."""
+    rng = np.random.default_rng(3)
+    cfg = _config(method="anderson")
+    prof = fit_profile(pd.DataFrame({"a": rng.normal(size=300)}), {"a": "numerical"}, cfg)
+    moved = detect_drift(prof, pd.DataFrame({"a": rng.normal(2.0, size=100)}), cfg).features["a"]
+    same = detect_drift(prof, pd.DataFrame({"a": rng.normal(size=100)}), cfg).features["a"]
+    assert moved.p_value == 0.001 and moved.drifted
+    assert not same.drifted

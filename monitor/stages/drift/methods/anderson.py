@@ -62,4 +62,4 @@ def anderson(p: Pair):
     return float(A2), pv, ks_effect(p)
 
 
-METHOD = Method("anderson", "Anderson-Darling", "p_value", None, NUMERIC, anderson, effect="D")
+METHOD = Method("anderson", "Anderson-Darling", "p_value", None, NUMERIC, anderson, effect="D", p_floor=0.001)

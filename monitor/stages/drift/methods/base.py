@@ -26,6 +26,7 @@ class Method:
     column_kinds: tuple
     func: Callable[[Pair], tuple]
     effect: str = ""  # what the effect size of a p-value method is, for messages ("D", "TVD")
+    p_floor: float = 0.0  # the smallest p-value the method reports (Anderson-Darling's table stops at 0.001)
 
 
 class Skip(Exception):
