@@ -75,14 +75,21 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
             record("baseline", objs, len(df))
         baseline = frames[0] if len(frames) == 1 else concat(frames)
 
-    # Production window: a missing or broken partition is a finding, not a crash.
+    # Production window: a missing or broken partition is a finding, not a crash. A partition is
+    # dated by the oldest day it serves (`dates` lists them all), so the newest day is tested on
+    # its own only when it has an object of its own.
     partitions: list[dict] = []
     frames = []
     many = len(cfg.production.uris) > 1
+    read: dict[str, dict] = {}  # each distinct object once: a yearly `{date:%Y}` or undated URI serves many days
     for d in window_dates(day, cfg.window_days):
         for template in cfg.production.uris:
             uri = format_uri(template, d)
-            part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None}
+            if uri in read:
+                read[uri]["dates"].append(d.isoformat())
+                continue
+            part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None, "dates": [d.isoformat()]}
+            read[uri] = part
             try:
                 df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.production.format, csv_options=cfg.production.csv_options)
                 part.update(found=True, rows=int(len(df)))

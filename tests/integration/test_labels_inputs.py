@@ -1,4 +1,5 @@
-"""Reading labels: each distinct object once per run, orphans only for dated labels, labels due."""
+"""Reading inputs: each distinct object once per run (labels, and production partitions a yearly or undated URI
+shares between days), orphans only for dated labels, labels due."""
 
 from __future__ import annotations
 
@@ -117,3 +118,51 @@ def test_labels_due_with_an_undated_table(tmp_path):
     res = run(config(tmp_path, undated=True, delay=3), DAY, RunOptions(send_email=False))
     assert len(findings(res, "labels_due")) == 1
     assert len(label_reads(tmp_path)) == 1  # the due day reuses the one read
+
+
+def production_reads(tmp_path, day: dt.date = DAY) -> list[str]:
+    manifest = json.loads((tmp_path / "out" / "m" / f"date={day}" / "manifest.json").read_text())
+    return [i["uri"] for i in manifest["inputs"] if i.get("role") == "production"]
+
+
+def yearly_store(tmp_path, years=(2025, 2026)) -> None:
+    frame(600, 1).to_parquet(tmp_path / "ref.parquet")
+    for k, year in enumerate(years):
+        part = tmp_path / "preds" / f"year={year}"
+        part.mkdir(parents=True)
+        f = frame(300, 20 + k, start_id=100_000 * (k + 1))
+        f.drop(columns=["y"]).to_parquet(part / "part-0.parquet")
+        (tmp_path / "labels").mkdir(exist_ok=True)
+        f[["id", "y"]].to_csv(tmp_path / "labels" / f"{year}.csv", index=False)
+
+
+def yearly_config(tmp_path, window_days: int):
+    cfg = config(tmp_path, undated=True, window_days=window_days).model_dump()
+    cfg["production"]["uri"] = str(tmp_path / "preds" / "year={date:%Y}") + "/"
+    cfg["labels"]["uri"] = str(tmp_path / "labels") + "/"
+    return parse_config(cfg, "t.yaml")
+
+
+def test_a_yearly_partition_is_read_once_per_run_not_once_per_day(tmp_path):
+    """A `{date:%Y}` template names one object for every day of a 7-day window: read 7 times, its rows
+    came 7 times over and every id looked duplicated."""
+    yearly_store(tmp_path)
+    res = run(yearly_config(tmp_path, window_days=7), DAY, RunOptions(send_email=False))
+    assert production_reads(tmp_path) == [str(tmp_path / "preds" / "year=2026" / "part-0.parquet")]
+    assert res.metrics["rows"]["current"] == 300 and res.metrics["rows"]["labelled"] == 300
+    assert findings(res, "duplicate_ids") == [] and res.metrics["status"] == "ok", res.metrics["alerts"]
+    parts = res.metrics["quality"]["arrival"]["partitions"]
+    assert len(parts) == 1 and parts[0]["date"] == str(DAY - dt.timedelta(days=6))  # dated by the oldest day it serves
+
+
+def test_a_window_across_new_year_reads_both_yearly_partitions(tmp_path):
+    yearly_store(tmp_path)
+    day = dt.date(2026, 1, 3)
+    res = run(yearly_config(tmp_path, window_days=7), day, RunOptions(send_email=False))
+    assert len(production_reads(tmp_path, day)) == 2 and res.metrics["rows"]["current"] == 600
+    assert findings(res, "duplicate_ids") == []
+    # a real double write is still named: the same rows twice in one year's partition
+    f = pd.read_parquet(tmp_path / "preds" / "year=2026" / "part-0.parquet")
+    pd.concat([f, f]).to_parquet(tmp_path / "preds" / "year=2026" / "part-0.parquet")
+    res = run(yearly_config(tmp_path, window_days=7), day, RunOptions(send_email=False))
+    assert len(findings(res, "duplicate_ids")) == 1
