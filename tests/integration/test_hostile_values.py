@@ -150,7 +150,7 @@ def test_fifty_thousand_categories_and_a_megabyte_string(tmp_path, smtp_server):
     cur["shop"] = [f"shop_{i}" for i in range(len(cur))]  # 50k distinct values, none seen in training
     ref["shop"] = [f"old_{i}" for i in range(len(ref))]
     big = "=HYPERLINK(\"" + "A" * MB + "\")"
-    cur.loc[:99, "c"] = big  # 100 rows of a megabyte value
+    cur.loc[1:5, ["c", "s", "p", "y"]] = [big, 0.9999, 1, 0.0]  # 5 rows of a megabyte value, among the worst rows
     cfg, res = _run(tmp_path, ref, cur, port, cohort="shop")
     (got,) = sink.wait_for(1)
     metrics = _check_outputs(tmp_path, sink.envelopes[0].original_content)
@@ -159,6 +159,8 @@ def test_fifty_thousand_categories_and_a_megabyte_string(tmp_path, smtp_server):
     shop = metrics["drift"]["features"]["shop"]
     assert len(shop["histogram"]["categories"]) <= 20 and len(shop["note"]) < 2000
     unseen = metrics["quality"]["columns"]["c"]["unseen_examples"]
-    assert unseen and all(len(v) <= 200 and v.endswith(v[-7:]) for v in unseen) and unseen[0].startswith("=HYPERLINK(\"AAA")
-    assert max(len(w["features"]["c"]) for w in metrics["analysis"]["worst_rows"]) <= 200
+    assert unseen[0].startswith('=HYPERLINK("AAA') and len(unseen[0]) == 200 and re.search("\u2026#[0-9a-f]{6}$", unseen[0])
+    assert all(len(v) <= 200 for v in unseen)
+    worst = [w["features"]["c"] for w in metrics["analysis"]["worst_rows"]]
+    assert worst.count(unseen[0]) == 5 and max(len(c) for c in worst) == 200  # quoted by its start
     assert res.email["sent"] and "left_out" not in res.email  # bounded values: the whole email fits
