@@ -114,3 +114,30 @@ def test_s3_against_moto_server(s3_endpoint):
         st.list("s3://nobucket/p/")
     with pytest.raises(NotFoundError, match="no data files"):
         read_tables(st, "s3://data/p/dt=2026-11-24/")
+
+
+def test_local_list_skips_a_file_removed_while_listing(tmp_path):
+    """Another run of the date removes its temp file between the folder walk and the stat: the
+    listing goes on without it (this raised FileNotFoundError in one of ~80 concurrent runs)."""
+    from pathlib import Path
+
+    from monitor.io.storage import LocalStorage, ObjectInfo
+
+    (tmp_path / "keep.json").write_text("{}")
+    (tmp_path / "gone.tmp").write_text("x")
+
+    class Racing(LocalStorage):
+        def _info(self, p: Path, uri: str) -> ObjectInfo:
+            if p.name == "gone.tmp":
+                p.unlink()  # removed by the other run just now
+            return super()._info(p, uri)
+
+    st = Racing()
+    assert [Path(o.uri).name for o in st.list(str(tmp_path))] == ["keep.json"]
+    import pytest
+
+    from monitor.errors import NotFoundError
+
+    (tmp_path / "gone.tmp").write_text("x")
+    with pytest.raises(NotFoundError):
+        st.stat(str(tmp_path / "gone.tmp"))

@@ -36,9 +36,12 @@ class LocalStorage(Storage):
 
     def stat(self, uri: str) -> ObjectInfo:
         p = self._path(uri)
-        if not p.is_file():
-            raise ObjectNotFoundError(f"{uri}: no such file")
-        return self._info(p, uri)
+        try:
+            if p.is_file():
+                return self._info(p, uri)
+        except FileNotFoundError:
+            pass  # removed between the two calls
+        raise ObjectNotFoundError(f"{uri}: no such file")
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         p = self._path(prefix)
@@ -46,8 +49,11 @@ class LocalStorage(Storage):
             return []
         out = []
         for f in sorted(p.rglob("*")):
-            if f.is_file():
-                out.append(self._info(f, str(f)))
+            try:
+                if f.is_file():
+                    out.append(self._info(f, str(f)))
+            except FileNotFoundError:
+                continue  # removed since the folder was walked (another run's temp file): not listed
         return out
 
     def read_bytes(self, uri: str) -> bytes:
