@@ -119,12 +119,22 @@ class DriftStage:
         if ctx.labelled and m.target in reference.columns:
             roles[m.target] = "target"
         kinds = {c: ctx.features.get(c) or _kind(reference[c]) for c in roles}
+        # the model's outputs against the baseline's (held-out) scores, not the training snapshot's in-sample ones
+        outputs = tuple(c for c, r in roles.items() if r == "prediction")
+        held_out = ctx.baseline if ctx.cfg.baseline and outputs and all(c in ctx.baseline.columns for c in outputs) else None
+        identity = ctx.inputs.reference_identity
+        if held_out is not None and identity:
+            identity += "|held_out:" + "|".join(
+                f"{o['uri']}:{o.get('size')}:{o.get('etag') or o.get('mtime')}" for o in ctx.inputs.objects if o["role"] == "baseline"
+            )
         key = None
-        if ctx.cfg.drift.cache_profile and ctx.inputs.reference_identity:
-            key = profile_cache_key(ctx.inputs.reference_identity, kinds, ctx.cfg.drift)
+        if ctx.cfg.drift.cache_profile and identity:
+            key = profile_cache_key(identity, kinds, ctx.cfg.drift)
         t = time.perf_counter()
         profile, self.cache_hit = cached_profile(
-            ctx.cfg, key, lambda: fit_profile(reference, kinds, ctx.cfg.drift), ReferenceProfile.from_bytes, self.s3
+            ctx.cfg, key,
+            lambda: fit_profile(reference, kinds, ctx.cfg.drift, held_out=held_out, held_out_columns=outputs if held_out is not None else ()),
+            ReferenceProfile.from_bytes, self.s3,
         )
         self.profile_seconds = round(time.perf_counter() - t, 4)
         return detect_drift(profile, ctx.current, ctx.cfg.drift, roles, newest_day=_newest_day(ctx))

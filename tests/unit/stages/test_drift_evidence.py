@@ -303,3 +303,36 @@ def test_anderson_alerts_at_its_smallest_p_value():
     same = detect_drift(prof, pd.DataFrame({"a": rng.normal(size=100)}), cfg).features["a"]
     assert moved.p_value == 0.001 and moved.drifted
     assert not same.drifted
+
+
+def _scored(n: int, rng, in_sample: bool = False, squash: float = 1.0) -> pd.DataFrame:
+    """Rows with a model score; in-sample scores are sharper (a forest on its own training rows)."""
+    f = _reference(n, int(rng.integers(1 << 30)))
+    logit = 1.5 * f["a"] + rng.normal(scale=0.5, size=n)
+    logit = logit * (3.0 if in_sample else 1.0) * squash
+    return f.assign(score=1 / (1 + np.exp(-logit)))
+
+
+def test_model_outputs_are_compared_with_the_held_out_baseline():
+    """The training snapshot's own scores are in-sample: every healthy day 'drifted' from them. With the
+    baseline's held-out scores as the outputs' reference, healthy days are quiet and a real score change
+    is still named (and the domain classifier samples the baseline's rows, features and score together)."""
+    rng = np.random.default_rng(21)
+    cfg = _config(multivariate={"enabled": True, "max_rows": 1500})
+    kinds = {**KINDS, "score": "numerical"}
+    roles = {**{c: "feature" for c in KINDS}, "score": "prediction"}
+    train, baseline = _scored(20_000, rng, in_sample=True), _scored(5_000, rng)
+    healthy, squashed = _scored(2_000, rng), _scored(2_000, rng, squash=0.4)
+    # before: the training snapshot's scores as the reference: a healthy day's score drifts
+    old = detect_drift(fit_profile(train, kinds, cfg), healthy, cfg, roles)
+    assert old.prediction["score"].drifted
+    prof = fit_profile(train, kinds, cfg, held_out=baseline, held_out_columns=("score",))
+    assert prof.columns["score"].n_rows == 5_000 and prof.columns["a"].n_rows == 20_000
+    res = detect_drift(prof, healthy, cfg, roles)
+    assert not res.prediction["score"].drifted and not any(c.drifted for c in res.features.values())
+    assert res.multivariate is not None and not res.multivariate.drifted
+    res = detect_drift(prof, squashed, cfg, roles)
+    assert res.prediction["score"].drifted and not any(c.drifted for c in res.features.values())
+    # a baseline without the feature columns: its scores still serve; the classifier sees the features only
+    prof = fit_profile(train, kinds, cfg, held_out=baseline[["score"]], held_out_columns=("score",))
+    assert prof.sample_columns == tuple(KINDS) and not detect_drift(prof, healthy, cfg, roles).prediction["score"].drifted
