@@ -327,30 +327,34 @@ def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analys
 
 
 def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:
-    """Features from config, else every reference column that is not a model/id/time column."""
+    """Features from config; a kind the config leaves out (`numerical` or `categorical` absent, not `[]`)
+    is every reference column of that kind that is not listed, nor a model/id/time column.
+
+    Listing only `categorical` (say, to mark an integer-coded column) used to drop every numerical
+    feature without a word: 64 pixel columns of a digits model went unmonitored."""
     import pandas as pd
 
     m = cfg.model
-    reserved = {m.target, m.prediction, m.score, m.id, m.timestamp, cfg.production.source_column}
+    reserved = {m.target, m.prediction, m.score, m.id, m.timestamp, cfg.production.source_column,
+                *(m.scores or {}).values()}  # a multiclass model's per-class probabilities are outputs, not features
     if cfg.labels:
         reserved.update(cfg.labels.join_on)
     if cfg.business:
         reserved.update(g.column for g in cfg.business.guardrails)
-    out: dict[str, str] = {}
     num, cat = cfg.features.numerical, cfg.features.categorical
-    if num is not None or cat is not None:
-        out.update({c: "numerical" for c in num or []})
-        out.update({c: "categorical" for c in cat or []})
+    out: dict[str, str] = {c: "numerical" for c in num or []}
+    out.update({c: "categorical" for c in cat or []})
+    if num is not None and cat is not None:
         return out
     for col in reference.columns:
-        if col in reserved:
+        if col in reserved or col in out:
             continue
         s = reference[col]
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            if pd.api.types.is_datetime64_any_dtype(s):
+            if pd.api.types.is_datetime64_any_dtype(s) or cat is not None:
                 continue
             out[col] = "categorical"
-        else:
+        elif num is None:
             out[col] = "numerical"
     return out
 
