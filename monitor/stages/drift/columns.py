@@ -13,6 +13,8 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from monitor.textcut import cut
+
 __all__ = ["Numeric", "numeric", "canonical", "category_counts", "runs", "quantile_edges"]
 
 
@@ -74,7 +76,9 @@ def canonical(v: Any) -> Optional[str]:
         return str(int(f)) if f.is_integer() and abs(f) < 2**63 else repr(f)
     if v is None or v is pd.NA or v is pd.NaT:
         return None
-    return str(v)
+    # a megabyte value becomes a short key (its start and a fingerprint): the profile, its cache and
+    # the results hold keys, never the whole value (the counts are the same: equal values, equal keys)
+    return cut(v if isinstance(v, str) else str(v))
 
 
 def category_counts(s: pd.Series) -> tuple[list[str], np.ndarray, int]:

@@ -202,6 +202,7 @@ def profile_cache_key(reference_identity: str, columns: dict[str, str], config: 
         {
             "format": PROFILE_FORMAT,
             "version": PROFILE_VERSION,
+            "category_keys": "cut-200",  # long category values are keyed by their cut (textcut.cut), not whole
             "reference": str(reference_identity),
             "columns": sorted((str(k), str(v)) for k, v in columns.items()),
             "psi_bins": config.psi_bins,

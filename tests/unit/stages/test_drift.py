@@ -593,3 +593,18 @@ def test_profile_cache_key():
     assert k != profile_cache_key("etag-2", cols, _config())
     assert k != profile_cache_key("etag-1", {"a": "categorical", "b": "categorical"}, _config())
     assert k != profile_cache_key("etag-1", cols, _config(psi_bins=20))
+
+
+def test_megabyte_categories_are_profiled_by_a_short_key_with_the_same_counts():
+    from monitor.stages.drift.columns import category_counts
+
+    a, b = "A" * 1_000_000 + "1", "A" * 1_000_000 + "2"  # share their start, differ at the end
+    keys, counts, n_null = category_counts(pd.Series([a, a, b, "x", None]))
+    assert sorted(counts.tolist()) == [1, 1, 2] and n_null == 1
+    assert max(map(len, keys)) == 200 and len(set(keys)) == 3
+    ref = pd.DataFrame({"c": [a] * 50 + [b] * 50 + ["x"] * 100})
+    profile = fit_profile(ref, {"c": "categorical"}, _config())
+    assert max(len(k) for k in profile.columns["c"].categories) == 200
+    assert len(profile.to_bytes()) < 20_000  # not 100 MB of category values
+    res = detect_drift(profile, ref.copy(), _config(), {"c": "feature"}).to_dict()["features"]["c"]
+    assert res["drifted"] is False and res["statistic"] == pytest.approx(0.0)
