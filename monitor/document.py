@@ -311,8 +311,11 @@ class Money(Part):
     expected_at_baseline_rate: Number = None
     change: Number = None
     change_per_day: Number = None
+    change_se: Number = None  # the change's standard error (both samples' per-row spread)
+    change_low: Number = None  # its 95% interval
+    change_high: Number = None
     projected_window_value: Number = None
-    direction: Optional[Literal["worse", "better", "same"]] = None
+    direction: Optional[Literal["worse", "better", "same"]] = None  # "same": the interval holds 0
 
 
 class Guardrail(Part):

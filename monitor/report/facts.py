@@ -42,7 +42,8 @@ def money_facts(doc: MetricsDocument) -> Optional[MoneyFacts]:
     value, expected, change, cur = float(money.value), money.expected_at_baseline_rate, money.change, b.currency or "$"
     if change is None and expected is not None:
         change = value - expected
-    worse = money.direction == "worse" if money.direction in ("worse", "better") else (change or 0) < 0
+    # "same": the change is within the sampling noise (older documents without a direction: its sign)
+    worse = money.direction == "worse" if money.direction is not None else (change or 0) < 0
     if value <= 0 and (expected is None or expected <= 0):  # a cost: show it as a positive amount
         return MoneyFacts("cost", -value, _neg(expected), _neg(change), worse, _neg(money.per_day), cur)
     return MoneyFacts("value", value, expected, change, worse, money.per_day, cur)

@@ -46,3 +46,18 @@ def test_figures_read_as_a_person_expects():
     assert fmt_p(4.8e-40) == "5e-40" and fmt_p(0.004) == "0.004" and fmt_p(0.0) == "<1e-300"
     assert fmt_size(812345) == "812.3 kB" and fmt_size(3e15) == "3000.0 TB"
     assert one_line("a\r\nBcc: x\u2028y", 8) == "a Bcc:\u2026" and one_line("a\r\nb\u2028c") == "a b c"
+
+
+def test_a_money_change_within_its_noise_is_not_worse_and_stays_out_of_the_subject():
+    from monitor.report.subject import subject_line
+
+    money = {"value": -136490.0, "expected_at_baseline_rate": -132121.0, "change": -4369.0, "labelled": 30056}
+    quiet = _doc(monitor="churn", date="2026-11-13", status="ok", alerts=[],
+                 business={"money": {**money, "direction": "same", "change_low": -31000.0, "change_high": 22000.0}})
+    facts = money_facts(quiet)
+    assert facts is not None and not facts.worse
+    assert subject_line(quiet) == "[OK] churn 2026-11-13: no issues"
+    # must name it: a change beyond its noise
+    worse = _doc(monitor="churn", date="2026-11-13", status="ok", alerts=[],
+                 business={"money": {**money, "change": -40000.0, "direction": "worse", "change_high": -9000.0}})
+    assert "cost +$40,000" in subject_line(worse)

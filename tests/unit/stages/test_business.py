@@ -39,8 +39,30 @@ def test_money_from_a_hand_computed_confusion_matrix():
     assert m["change"] == pytest.approx(value - bvalue) and m["change"] < 0
     assert m["change_per_day"] == pytest.approx((value - bvalue) / 2)
     assert m["projected_window_value"] == pytest.approx(value / 200 * 250)
-    assert m["direction"] == "worse"
     assert res.alerts() == []  # money is shown, guardrails alert
+    # 10 missed positives against 5 in 200 rows each: within the sampling noise (1.5 standard errors)
+    var_cur = (30 * 10**2 + 20 * 50**2 + 10 * 1000**2) / 200 - (value / 200) ** 2
+    var_base = (40 * 10**2 + 10 * 50**2 + 5 * 1000**2) / 200 - (bvalue / 200) ** 2
+    se = 200 * np.sqrt(var_cur / 200 + var_base / 200)
+    assert m["change_se"] == pytest.approx(se) and m["change_low"] < 0 < m["change_high"]
+    assert m["direction"] == "same"
+
+
+def test_money_direction_needs_the_change_beyond_its_noise():
+    # must say worse: the same rates over ten times the rows (100 vs 50 missed positives in 2000)
+    cur, base = confusion_frame(tp=300, fp=200, fn=100, tn=1400), confusion_frame(tp=400, fp=100, fn=50, tn=1450)
+    m = evaluate_business(cur, base, MODEL, COSTS).to_dict()["money"]
+    assert m["direction"] == "worse" and m["change_high"] < 0
+    # must not: a healthy model's labelled rows drawn from the baseline's own rates, many times over
+    rng = np.random.default_rng(4)
+    p = np.array([0.09, 0.03, 0.04, 0.84])
+    base = confusion_frame(*rng.multinomial(12_000, p))
+    said = [evaluate_business(confusion_frame(*rng.multinomial(30_000, p)), base, MODEL, COSTS).to_dict()["money"]["direction"]
+            for _ in range(200)]
+    assert said.count("worse") <= 10 and said.count("same") >= 180
+    better = evaluate_business(confusion_frame(tp=400, fp=100, fn=50, tn=1450), confusion_frame(tp=300, fp=200, fn=100, tn=1400),
+                               MODEL, COSTS).to_dict()["money"]
+    assert better["direction"] == "better"
 
 
 def test_no_labels_yet():
@@ -62,7 +84,12 @@ def test_regression_cost_per_unit_error():
     assert m["baseline_per_1000"] == pytest.approx(-2.0 / 2 * 1000)  # 2 x (0.5 + 0.5) over 2 rows
     assert m["expected_at_baseline_rate"] == pytest.approx(-3.0)  # 3 labelled rows at that rate
     assert m["change"] == pytest.approx(-7.0)
-    assert m["direction"] == "worse"
+    assert m["direction"] == "same"  # three rows: no evidence either way
+    # the same errors over many rows are evidence
+    cur = pd.DataFrame({"y": np.tile([10.0, 20.0, 5.0], 200), "pred": np.tile([12.0, 17.0, 5.0], 200)})
+    base = pd.DataFrame({"y": np.tile([1.0, 2.0], 200), "pred": np.tile([1.5, 2.5], 200)})
+    m = evaluate_business(cur, base, model, BusinessConfig(cost_per_unit_error=2.0)).to_dict()["money"]
+    assert m["direction"] == "worse" and m["change_high"] < 0
 
 
 def test_misapplied_money_config_is_a_finding():
