@@ -47,7 +47,16 @@ def _drift_part(doc: MetricsDocument) -> list[str]:
     pred = " + prediction" if "prediction" in outputs else ""
     if n > 0:
         return [f"{_plural(n, 'feature')}{pred} drifted"]
-    return ["prediction drifted"] if pred else []
+    out = ["prediction drifted"] if pred else []
+    # an incident that only the newest day or the joint test sees is named too, not left to the body
+    day, mv = doc.drift.newest_day, doc.drift.multivariate
+    if day is not None and day.drifted:
+        more = f" +{len(day.drifted) - 2}" if len(day.drifted) > 2 else ""
+        out.append(f"{day.date or 'newest day'} shifted ({', '.join(one_line(c, 30) for c in day.drifted[:2])}{more})")
+    elif mv is not None and mv.drifted:
+        top = f" ({one_line(mv.top_features[0].column or '', 30)})" if mv.top_features else ""
+        out.append(f"joint drift{top}")
+    return out
 
 
 def _parts(doc: MetricsDocument) -> list[str]:

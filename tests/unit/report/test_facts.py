@@ -61,3 +61,20 @@ def test_a_money_change_within_its_noise_is_not_worse_and_stays_out_of_the_subje
     worse = _doc(monitor="churn", date="2026-11-13", status="ok", alerts=[],
                  business={"money": {**money, "change": -40000.0, "direction": "worse", "change_high": -9000.0}})
     assert "cost +$40,000" in subject_line(worse)
+
+
+def test_the_subject_names_a_shift_only_the_newest_day_or_the_joint_test_saw():
+    from monitor.report.subject import subject_line
+
+    quality = [{"kind": "quality", "subject": "x", "severity": "warning", "message": "m", "new": True}]
+    day = {"date": "2026-11-13", "rows": 929, "drifted": ["plan"]}
+    doc = _doc(monitor="churn", date="2026-11-13", status="warning", alerts=quality,
+               drift={"n_drifted": 0, "newest_day": day})
+    assert subject_line(doc) == "[WARNING] churn 2026-11-13: 2026-11-13 shifted (plan), 1 data-quality issue"
+    joint = _doc(monitor="churn", date="2026-11-13", status="warning", alerts=quality,
+                 drift={"n_drifted": 0, "multivariate": {"drifted": True, "top_features": [{"column": "region"}]}})
+    assert subject_line(joint) == "[WARNING] churn 2026-11-13: joint drift (region), 1 data-quality issue"
+    # must not: a quiet newest day and joint test add nothing
+    quiet = _doc(monitor="churn", date="2026-11-13", status="ok", alerts=[],
+                 drift={"n_drifted": 0, "newest_day": {**day, "drifted": []}, "multivariate": {"drifted": False}})
+    assert subject_line(quiet) == "[OK] churn 2026-11-13: no issues"
