@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from monitor.stages.cohort_filter import parse_filter
 
@@ -40,6 +40,7 @@ from monitor.config.base import Money as _Money
 from monitor.config.stages import (
     DRIFT_METHODS,
     QUALITY_CHECK_GROUPS,
+    TASK_METRICS,
     BusinessConfig,
     DriftConfig,
     DriftOverride,
@@ -227,6 +228,21 @@ class MonitorConfig(_Model):
             }[self.model.task]
             object.__setattr__(self, "metrics", default)
         return self
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_of_the_task(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        model = info.data.get("model")
+        if model is None:
+            return v  # the model's own error is reported
+        known = TASK_METRICS[model.task]
+        wrong = [m for m in v if m not in known]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(map(repr, wrong))} {'is not a metric' if len(wrong) == 1 else 'are not metrics'} "
+                f"of a {model.task} model (model.task); use {', '.join(known)}"
+            )
+        return v
 
     @model_validator(mode="after")
     def _outputs_apart_from_inputs(self) -> MonitorConfig:

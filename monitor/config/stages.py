@@ -46,6 +46,16 @@ def _check_drift_method(v: Optional[str]) -> Optional[str]:
     return v
 
 
+# Metric names per model task (monitor.stages.performance.registry holds them; a test keeps the two equal),
+# so that `metrics: [f1_macro]` on a binary model fails at load time, without importing numpy.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary_classification": ("accuracy", "brier", "calibration_error", "f1", "log_loss", "positive_rate", "pr_auc",
+                              "precision", "recall", "roc_auc"),
+    "multiclass_classification": ("accuracy", "f1_macro", "f1_weighted", "recall_per_class", "roc_auc"),
+    "regression": ("bias", "mae", "mape", "r2", "rmse"),
+}
+
+
 class DriftOverride(_Model):
     method: Optional[str] = None
     threshold: Optional[float] = Field(None, ge=0, le=1e6)

@@ -160,7 +160,7 @@ class PerformanceStage:
     defer_alerts = True  # told after the cohorts: a regression no cohort stands out on is "shared by all cohorts"
 
     def applies(self, ctx: RunContext) -> bool:
-        return ctx.has_data and ctx.cfg.model.target in ctx.baseline.columns
+        return ctx.has_data and ctx.cfg.model.target in ctx.baseline.columns and _has_outputs(ctx)
 
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
         from monitor.stages.performance import evaluate_performance
@@ -203,13 +203,22 @@ class BusinessStage:
         return evaluate_business(ctx.current, ctx.baseline, ctx.cfg.model, ctx.cfg.business, window_days=ctx.cfg.window_days)
 
 
+def _has_outputs(ctx: RunContext) -> bool:
+    """The model's outputs arrived: its prediction, or the scores a classifier's prediction follows from.
+    Without them quality's missing_columns names the column once; the stages that need it do not run
+    (a regression model's dropped prediction column raised three 'could not be computed', one a KeyError)."""
+    m, cols = ctx.cfg.model, ctx.current.columns
+    return (m.prediction in cols or (m.score is not None and m.score in cols)
+            or (bool(m.scores) and all(c in cols for c in (m.scores or {}).values())))
+
+
 class AnalysisStage:
     """The worst cohorts and rows, and the unlabelled rows worth labelling. Returns (dict, frame)."""
 
     name = "analysis"
 
     def applies(self, ctx: RunContext) -> bool:
-        return ctx.has_data
+        return ctx.has_data and _has_outputs(ctx)
 
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
         from monitor.stages import analysis as an

@@ -91,3 +91,28 @@ def test_int_column_as_strings_and_bad_scores(tmp_path):
     assert "NaN" in msgs or "missing" in msgs.lower(), msgs
     assert "duplicate" in msgs.lower(), msgs
     json.dumps(res.metrics)  # still plain JSON
+
+
+def test_a_missing_prediction_column_is_one_alert_not_a_stage_failure_each(tmp_path):
+    """A regression model's prediction column absent (dropped upstream, or misnamed in model.prediction):
+    quality names it; performance, cohorts and the error analysis, which need it, do not run (they added
+    three critical 'could not be computed' alerts, one a KeyError). A classifier whose scores arrived
+    still gets them: its prediction follows from the score."""
+    buf = io.BytesIO()
+    ref_frame(300, seed=1).to_parquet(buf)
+    cfg = setup(tmp_path, "part-0.parquet", buf.getvalue())
+    over = {"cohorts": [{"column": "c"}], "performance": {"min_labelled": 50, "min_cohort_labelled": 20}}
+    binary = parse_config({**cfg.model_dump(exclude={"source_path"}), **over}, "m.yaml")
+    reg = parse_config({**cfg.model_dump(exclude={"source_path"}), **over, "metrics": ["mae"],
+                        "model": {"task": "regression", "target": "y", "prediction": "p", "id": "id"}}, "m.yaml")
+    res = run(reg, DAY, RunOptions(send_email=False))  # must not: with the column, the stages run
+    assert res.metrics["performance"] is not None and res.metrics["analysis"]
+    assert not [a for a in res.metrics["alerts"] if a["subject"].startswith("stage:")]
+    ref_frame(300, seed=1).drop(columns=["p"]).to_parquet(tmp_path / "prod" / f"dt={DAY}" / "part-0.parquet")
+    res = run(reg, DAY, RunOptions(send_email=False))
+    assert [a["subject"] for a in res.metrics["alerts"]] == ["p"], res.metrics["alerts"]
+    assert "`p` (prediction) is missing" in res.metrics["alerts"][0]["message"]
+    assert res.metrics["performance"] is None
+    res = run(binary, DAY, RunOptions(send_email=False))  # the score is there: performance from it
+    assert res.metrics["performance"] is not None and res.metrics["performance"]["overall"]
+    assert [a["subject"] for a in res.metrics["alerts"]] == ["p"]

@@ -106,3 +106,25 @@ def test_cohort_column_must_exist_in_data():
     check_columns(c, ["salary", "x"])
     with pytest.raises(ConfigError, match=r"m.yaml: cohorts\[0\].column: column 'salary' is not in the reference data"):
         check_columns(c, ["x", "y"])
+
+
+def test_metrics_must_belong_to_the_models_task():
+    with pytest.raises(ConfigError) as e:  # must fail: a multiclass metric on a binary model, at load time
+        cfg(metrics=["accuracy", "f1_macro"])
+    assert str(e.value).startswith("m.yaml: metrics: 'f1_macro' is not a metric of a binary_classification model")
+    assert "roc_auc" in str(e.value)
+    regression = {"task": "regression", "target": "y", "prediction": "p"}
+    with pytest.raises(ConfigError, match="'roc_auc', 'f1' are not metrics of a regression model"):
+        cfg(model=regression, metrics=["mae", "roc_auc", "f1"])
+    # must not: each task's own metrics, and the defaults
+    assert cfg(model=regression, metrics=["mae", "r2", "bias"]).metrics == ["mae", "r2", "bias"]
+    multi = {"task": "multiclass_classification", "target": "y", "prediction": "p", "scores": {"a": "pa", "b": "pb"}}
+    assert cfg(model=multi).metrics == ["accuracy", "f1_macro"] and cfg(model=multi, metrics=["roc_auc"]).metrics == ["roc_auc"]
+
+
+def test_the_configs_metric_names_are_the_registrys():
+    from monitor.config.stages import TASK_METRICS
+    from monitor.stages.performance.registry import BINARY, MULTICLASS, REGRESSION
+
+    assert TASK_METRICS == {"binary_classification": tuple(sorted(BINARY)),
+                            "multiclass_classification": tuple(sorted(MULTICLASS)), "regression": tuple(sorted(REGRESSION))}

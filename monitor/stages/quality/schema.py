@@ -34,7 +34,8 @@ def analyse_schema(
         # arrival finding says so, and column-by-column findings would only be noise.
         section["skipped"] = "no rows in the window (see arrival)"
         return SchemaAnalysis(section=section)
-    model_cols = [c for c in (model.prediction, model.score, model.id, model.timestamp) if c]
+    # a multiclass model's per-class probabilities (model.scores) are expected like its prediction
+    model_cols = [c for c in (model.prediction, model.score, *(model.scores or {}).values(), model.id, model.timestamp) if c]
     ignore = set(model_cols) | {model.target}
     expected = list(features) + [c for c in model_cols if c not in features]
     missing = [c for c in expected if c not in current.columns]
@@ -267,6 +268,7 @@ def _wrong_delimiter(columns: list, expected: set) -> Optional[tuple[str, str]]:
 
 def _role(col: str, model: ModelConfig) -> str:
     return {
+        **{c: f"score of class {k}" for k, c in (model.scores or {}).items()},
         model.prediction: "prediction",
         model.score: "score",
         model.id: "id",

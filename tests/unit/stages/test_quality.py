@@ -623,3 +623,15 @@ def test_timestamp_strings_in_many_formats(stamps):
     result = run(cur, config=QualityConfig(timestamp_outside_share=0.0))
     assert result.timestamps["after"] == 1 and result.timestamps["unparseable"] == 0
     assert "1 after" in one(result, "timestamp_window").message
+
+
+def test_a_class_probability_column_is_expected_like_the_prediction():
+    """model.scores names one probability column per class: one that does not arrive (dropped, or misnamed in
+    the config) is named, not silently left out of the per-class drift and of ROC AUC."""
+    multi = MODEL.model_copy(update={"task": "multiclass_classification", "score": None,
+                                     "scores": {"gold": "p_gold", "silver": "p_silver"}})
+    cur = make_frame(200).drop(columns=["y_pred_proba"]).assign(p_gold=0.6, p_silver=0.4)
+    assert findings(run(cur, model=multi), "missing_columns") == []  # must not: both arrived
+    assert findings(run(cur, model=multi), "added_columns") == []  # and they are outputs, not new columns
+    f = one(run(cur.drop(columns=["p_silver"]), model=multi), "missing_columns")
+    assert f.subject == "p_silver" and "score of class silver" in f.message and f.severity == "critical"
