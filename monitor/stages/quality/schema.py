@@ -267,10 +267,6 @@ def _wrong_delimiter(columns: list, expected: set) -> Optional[tuple[str, str]]:
 
 
 def _role(col: str, model: ModelConfig) -> str:
-    return {
-        **{c: f"score of class {k}" for k, c in (model.scores or {}).items()},
-        model.prediction: "prediction",
-        model.score: "score",
-        model.id: "id",
-        model.timestamp: "timestamp",
-    }.get(col, "column")
+    roles: dict[Optional[str], str] = {c: f"score of class {k}" for k, c in (model.scores or {}).items()}
+    roles.update({model.prediction: "prediction", model.score: "score", model.id: "id", model.timestamp: "timestamp"})
+    return roles.get(col, "column")
