@@ -114,22 +114,23 @@ def check_out_of_range(ctx: Context) -> tuple[dict, list[Finding]]:
     columns: dict[str, dict] = {}
     out = []
     for col in _checkable(ctx, "numerical"):
-        values = ctx.col(col).dropna()
+        values = ctx.col(col)  # nulls stay in (as NaN) and are left out of the counts: no copy of the column
         if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
             continue
         rv = pd.to_numeric(ctx.reference[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         rv = rv[np.isfinite(rv)]
-        if len(rv) == 0 or len(values) == 0:
+        x = values.to_numpy(dtype=float, na_value=np.nan)
+        n_valid = x.size - int(np.count_nonzero(np.isnan(x)))
+        if len(rv) == 0 or n_valid == 0:
             continue
         lo, hi = float(rv.min()), float(rv.max())
-        x = values.to_numpy(dtype=float, na_value=np.nan)
-        outside = (x < lo) | (x > hi)  # +-inf count as outside
-        share = float(outside.mean())
+        outside = (x < lo) | (x > hi)  # +-inf count as outside, NaN never
+        share = int(np.count_nonzero(outside)) / n_valid
         columns[col] = {"out_of_range_share": share, "reference_range": [lo, hi]}
         if share <= ctx.config.out_of_range_share:
             continue
-        extreme = ([f"min today {_num(float(np.min(x)))}"] if (x < lo).any() else []) + (
-            [f"max today {_num(float(np.max(x)))}"] if (x > hi).any() else [])
+        extreme = ([f"min today {_num(float(np.nanmin(x)))}"] if (x < lo).any() else []) + (
+            [f"max today {_num(float(np.nanmax(x)))}"] if (x > hi).any() else [])
         severity = "critical" if share >= ctx.config.out_of_range_critical else "warning"
         msg = f"`{col}`: {_pct(share)} of values outside the training range [{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})"
         out.append(Finding("out_of_range", col, severity, msg, share, ctx.config.out_of_range_share))
@@ -142,12 +143,14 @@ def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
     out = []
     k = ctx.config.examples
     for col in _checkable(ctx, "categorical"):
-        values = ctx.col(col).dropna()
-        if not len(values):
+        values = ctx.col(col)  # nulls stay in and are left out of the counts: no copy of the column
+        present = values.notna().to_numpy()
+        n_valid = int(np.count_nonzero(present))
+        if not n_valid:
             continue
         ref_counts = ctx.reference[col].dropna().value_counts()
-        unseen_mask = ~values.isin(ref_counts.index)
-        share = float(unseen_mask.mean())
+        unseen_mask = present & ~values.isin(ref_counts.index).to_numpy(dtype=bool, na_value=False)
+        share = int(np.count_nonzero(unseen_mask)) / n_valid
         # Good-Turing: the share of reference rows whose category occurs once is what a new sample
         # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
         singletons = int((ref_counts == 1).sum())
@@ -155,7 +158,7 @@ def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
         if share > 0:
             info["unseen_examples"] = [_plain(v) for v in values[unseen_mask].value_counts().index[:k]]
         columns[col] = info
-        alert, _ = _excess(int(unseen_mask.sum()), len(values), singletons, int(ref_counts.sum()),
+        alert, _ = _excess(int(unseen_mask.sum()), n_valid, singletons, int(ref_counts.sum()),
                            ctx.config.unseen_category_share, ctx.config.significance_z)
         if not alert:
             continue

@@ -274,6 +274,28 @@ def test_unseen_categories_with_examples():
     assert result.columns["region"]["unseen_share"] == pytest.approx(0.2)
 
 
+def test_nulls_are_left_out_of_the_range_and_unseen_shares():
+    cur = make_frame(200)
+    cur.loc[:49, "income"] = np.nan  # 50 nulls, then 15 of the 150 values far out and one below
+    cur.loc[50:64, "income"] = 1e9
+    cur.loc[65, "income"] = -np.inf
+    cur["region"] = cur["region"].astype(object)
+    cur.loc[:99, "region"] = None  # 100 nulls, then 25 of the 100 values unseen
+    cur.loc[100:124, "region"] = "mars"
+    result = run(cur)
+    v, r = cur["income"].dropna(), REFERENCE["income"]
+    assert result.columns["income"]["out_of_range_share"] == float(((v < r.min()) | (v > r.max())).mean()) >= 16 / 150
+    f = one(result, "out_of_range", "income")
+    assert "(min today -inf, max today 1,000,000,000)" in f.message
+    assert result.columns["region"]["unseen_share"] == 25 / 100
+    assert "25%" in one(result, "unseen_categories").message and result.columns["region"]["unseen_examples"] == ["mars"]
+    clean = make_frame(200)
+    clean.loc[:49, "income"] = np.nan
+    v = clean["income"].dropna()
+    assert run(clean).columns["income"]["out_of_range_share"] == float(((v < r.min()) | (v > r.max())).mean()) < 0.05
+    assert findings(run(clean), "out_of_range") == []
+
+
 def test_duplicate_ids():
     cur = make_frame(200)
     cur.loc[1, "id"] = cur.loc[0, "id"]
