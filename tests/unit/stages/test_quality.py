@@ -657,3 +657,22 @@ def test_a_class_probability_column_is_expected_like_the_prediction():
     assert findings(run(cur, model=multi), "added_columns") == []  # and they are outputs, not new columns
     f = one(run(cur.drop(columns=["p_silver"]), model=multi), "missing_columns")
     assert f.subject == "p_silver" and "score of class silver" in f.message and f.severity == "critical"
+
+
+def test_out_of_range_compares_with_what_a_sample_of_the_references_size_leaves_out():
+    """80 reference rows: a new value of the same distribution is outside their range with probability
+    2/81 (2.5%), so a fixed 5% share warned on most healthy 36-row windows (field test: wine)."""
+    rng = np.random.default_rng(8)
+    feats = {"income": "numerical", "age": "numerical"}
+    warned = 0
+    for _ in range(60):  # must not: healthy windows from the reference's own distribution
+        ref = pd.DataFrame({"income": rng.lognormal(10, 0.5, 80), "age": rng.normal(40, 10, 80), "repaid": 1})
+        cur = make_frame(36).assign(income=rng.lognormal(10, 0.5, 36), age=rng.normal(40, 10, 36))
+        warned += bool(findings(run(cur, ref, features=feats), "out_of_range"))
+    assert warned == 0
+    ref = pd.DataFrame({"income": rng.lognormal(10, 0.5, 80), "age": rng.normal(40, 10, 80), "repaid": 1})
+    shifted = make_frame(36).assign(income=rng.lognormal(10, 0.5, 36) * 100, age=rng.normal(40, 10, 36))
+    f = one(run(shifted, ref, features=feats), "out_of_range")  # must: a unit change
+    assert f.subject == "income" and f.severity == "critical"
+    part = make_frame(36).assign(income=np.r_[rng.lognormal(10, 0.5, 24), np.full(12, 1e7)], age=rng.normal(40, 10, 36))
+    assert one(run(part, ref, features=feats), "out_of_range").subject == "income"  # a third of the rows
