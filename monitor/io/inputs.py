@@ -109,6 +109,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
         current = frames[0] if len(frames) == 1 else concat(frames)
     else:
         current = reference.iloc[0:0].copy()
+    current = _window_by_timestamp(cfg, current, window_dates(day, cfg.window_days), partitions)
 
     # Delayed labels, from their own location, joined on the id; and the day whose labels are due.
     labels = None
@@ -124,6 +125,29 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
 
     return Inputs(current, reference, baseline, labels, partitions, objects, label_errors, "|".join(ref_ids),
                   labels_partitioned=labels_partitioned(cfg), labels_due=due)
+
+
+def _window_by_timestamp(cfg: MonitorConfig, current: Any, window: list[dt.date], partitions: list[dict]) -> Any:
+    """An undated production URI (one file or prefix for every day) holds other days too: with
+    `model.timestamp`, only the rows stamped in the window are the window (all 45 days of a churn
+    log were read as one day, and 98% of them "stamped outside the window"). Rows whose stamp does
+    not parse stay, for the timestamp check to name. Dated URIs are left as they are: there a row
+    from another day is an incident."""
+    ts = cfg.model.timestamp
+    if not ts or ts not in current.columns or not len(current) or any("{date" in t for t in cfg.production.uris):
+        return current
+    import pandas as pd
+
+    raw = current[ts]
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return current  # epoch numbers: the unit is ambiguous
+    t = pd.to_datetime(raw, errors="coerce", utc=True)
+    lo, hi = pd.Timestamp(window[0], tz="UTC"), pd.Timestamp(window[-1] + dt.timedelta(days=1), tz="UTC")
+    keep = ((t >= lo) & (t < hi)) | t.isna()
+    found = [p for p in partitions if p.get("found") and p.get("rows") is not None]
+    if len(found) == 1:  # the rows it gave the window (with several sources, each keeps its rows read)
+        found[0].update(rows_read=found[0]["rows"], rows=int(keep.sum()), filtered_by=ts)
+    return current[keep.to_numpy()].reset_index(drop=True) if not keep.all() else current
 
 
 def _source_name(template: str) -> str:

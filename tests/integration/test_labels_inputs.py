@@ -166,3 +166,46 @@ def test_a_window_across_new_year_reads_both_yearly_partitions(tmp_path):
     pd.concat([f, f]).to_parquet(tmp_path / "preds" / "year=2026" / "part-0.parquet")
     res = run(yearly_config(tmp_path, window_days=7), day, RunOptions(send_email=False))
     assert len(findings(res, "duplicate_ids")) == 1
+
+
+def undated_store(tmp_path, days: int = 3) -> None:
+    """One production file for every day (a serving log), rows stamped with their day; one labels table."""
+    frame(600, 1).to_parquet(tmp_path / "ref.parquet")
+    parts = []
+    for k in range(days):
+        d = DAY - dt.timedelta(days=days - 1 - k)
+        f = frame(200, 40 + k, start_id=1000 * (k + 1))
+        parts.append(f.assign(ts=pd.Timestamp(d) + pd.to_timedelta(np.arange(200) * 400, unit="s")))
+    log = pd.concat(parts)
+    log.drop(columns=["y"]).to_parquet(tmp_path / "log.parquet")
+    (tmp_path / "labels").mkdir()
+    log[["id", "y"]].to_csv(tmp_path / "labels" / "all.csv", index=False)
+
+
+def undated_config(tmp_path, production: str):
+    cfg = config(tmp_path, undated=True).model_dump()
+    cfg["production"]["uri"] = production
+    cfg["model"]["timestamp"] = "ts"
+    return parse_config(cfg, "t.yaml")
+
+
+def test_an_undated_production_file_is_windowed_by_its_timestamps(tmp_path):
+    """All days in one file: the window is the rows stamped in it, not the whole log (which then was
+    '67% of rows stamped outside the window')."""
+    undated_store(tmp_path)
+    res = run(undated_config(tmp_path, str(tmp_path / "log.parquet")), DAY - dt.timedelta(days=1), RunOptions(send_email=False))
+    assert res.metrics["rows"]["current"] == 200 and res.metrics["rows"]["labelled"] == 200
+    assert findings(res, "timestamp_window") == [] and res.metrics["status"] == "ok", res.metrics["alerts"]
+    part = res.metrics["quality"]["arrival"]["partitions"][0]
+    assert part["rows"] == 200
+    # a day the log has no rows for is no data, not the other days' rows
+    res = run(undated_config(tmp_path, str(tmp_path / "log.parquet")), DAY + dt.timedelta(days=2), RunOptions(send_email=False))
+    assert res.metrics["rows"]["current"] == 0 and res.metrics["status"] == "no_data"
+
+
+def test_a_dated_partition_with_other_days_rows_is_still_named(tmp_path):
+    undated_store(tmp_path)
+    (tmp_path / "preds" / f"dt={DAY}").mkdir(parents=True)
+    (tmp_path / "log.parquet").rename(tmp_path / "preds" / f"dt={DAY}" / "part-0.parquet")  # every day's rows in one day
+    res = run(undated_config(tmp_path, str(tmp_path / "preds" / "dt={date}") + "/"), DAY, RunOptions(send_email=False))
+    assert res.metrics["rows"]["current"] == 600 and len(findings(res, "timestamp_window")) == 1
