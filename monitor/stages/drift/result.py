@@ -189,6 +189,9 @@ class MultivariateDrift:
                      f"it leans most on {lean}")
 
 
+GROUP_OUTPUTS = 3  # more drifted model-output columns than this (class scores) make one alert
+
+
 @dataclass(frozen=True)
 class DriftResult:
     dataset_drift: bool
@@ -253,8 +256,16 @@ class DriftResult:
                 f"dataset drift: {self.n_drifted} of {self.n_features} features drifted "
                 f"({self.share_drifted:.0%} >= {self.share_threshold:.0%}); most shifted: {', '.join(self.ranking[:3])}",
             ))
-        for label, group in (("prediction drift", self.prediction), ("target drift", self.target)):
-            out += [Alert("drift", c.column, "warning", f"{label}: {c.describe()}") for c in group.values() if c.drifted]
+        outputs = [c for c in self.prediction.values() if c.drifted]
+        if len(outputs) > GROUP_OUTPUTS:  # a multiclass model's class scores move together: one alert, the largest first
+            outputs.sort(key=lambda c: -(c.effect_size if c.effect_size is not None else c.statistic or 0.0))
+            shown = "; ".join(c.describe() for c in outputs[:GROUP_OUTPUTS])
+            out.append(Alert("drift", "model outputs", "warning",
+                             f"prediction drift: {len(outputs)} of {len(self.prediction)} output columns drifted: {shown}"
+                             f"{f'; and {len(outputs) - GROUP_OUTPUTS} more' if len(outputs) > GROUP_OUTPUTS else ''}"))
+        else:
+            out += [Alert("drift", c.column, "warning", f"prediction drift: {c.describe()}") for c in outputs]
+        out += [Alert("drift", c.column, "warning", f"target drift: {c.describe()}") for c in self.target.values() if c.drifted]
         flagged = {c.column for g in (self.features, self.prediction, self.target) for c in g.values() if c.drifted}
         extra = [self.newest_day.alert(flagged) if self.newest_day else None,
                  self.multivariate.alert() if self.multivariate else None]

@@ -336,3 +336,24 @@ def test_model_outputs_are_compared_with_the_held_out_baseline():
     # a baseline without the feature columns: its scores still serve; the classifier sees the features only
     prof = fit_profile(train, kinds, cfg, held_out=baseline[["score"]], held_out_columns=("score",))
     assert prof.sample_columns == tuple(KINDS) and not detect_drift(prof, healthy, cfg, roles).prediction["score"].drifted
+
+
+def test_many_drifted_class_scores_make_one_alert():
+    """A multiclass model's scores move together when it degrades: seven 'prediction drift' warnings for one
+    incident (field test: digits, one cohort served noise) become one alert naming the largest shifts."""
+    rng = np.random.default_rng(2)
+    n, k = 3000, 8
+    ref = pd.DataFrame(rng.dirichlet(np.ones(k) * 2, n), columns=[f"p_{j}" for j in range(k)])
+    noisy = pd.DataFrame(rng.dirichlet(np.ones(k) * 0.3, n), columns=ref.columns)  # much less/more confident
+    roles = {c: "prediction" for c in ref.columns}
+    cfg = _config()
+    prof = fit_profile(ref, {c: "numerical" for c in ref.columns}, cfg)
+    res = detect_drift(prof, noisy, cfg, roles)
+    assert sum(c.drifted for c in res.prediction.values()) > 3
+    alerts = res.alerts()
+    assert [a.subject for a in alerts] == ["model outputs"]
+    assert f"of {k} output columns drifted" in alerts[0].message and "more" in alerts[0].message
+    # must not group: two drifted columns keep their own alerts
+    two = ref.sample(n, random_state=1, replace=True).reset_index(drop=True)
+    two[["p_0", "p_1"]] = np.clip(two[["p_0", "p_1"]] + 0.3, 0, 1)
+    assert sorted(a.subject for a in detect_drift(prof, two, cfg, roles).alerts()) == ["p_0", "p_1"]
