@@ -72,8 +72,8 @@ class ColumnDrift:
             return f"`{self.column}`: {self.display} {_fmt(self.statistic)} >= {_fmt(self.threshold)}{at_n}"
         p = self.p_value_adjusted if self.p_value_adjusted is not None else float("nan")
         eff = self.effect_size if self.effect_size is not None else float("nan")
-        thr = self.threshold if self.threshold is not None else float("nan")
-        return f"`{self.column}`: {self.display} {self.effect_name}={_fmt(eff)} ({_p(p)} after BH < {_fmt(thr)})"
+        # the verdict's level is the threshold or drift.newest_day.alpha, whichever is smaller: the p says it
+        return f"`{self.column}`: {self.display} {self.effect_name}={_fmt(eff)} ({_p(p)} at {self.n_current} rows, after BH)"
 
     def to_dict(self) -> dict:
         return {
