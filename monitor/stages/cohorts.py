@@ -99,6 +99,7 @@ class _Context:
     base_total: Summary
     spread: Optional[float]
     config: PerformanceConfig
+    untestable: dict[str, str]
 
     def estimates(self, s: Summary, seed: int) -> dict:
         c = self.config
@@ -129,7 +130,7 @@ class _Context:
                 contrast_se=iv.combined_se(ses) if contrast is not None else None,
             )
             # tested for every cohort (an honest BH family); `drop` is 0, so no alert, when the cohort did not get worse itself
-            material_test(row, d, contrast, row["contrast_se"])
+            material_test(row, d, contrast, row["contrast_se"], self.untestable.get(self.task.metric_of(name).name))
             out[name] = row
         return out
 
@@ -161,7 +162,8 @@ def evaluate_cohorts(
     specs = task.resolve(metrics)
     cur, base = prepared if prepared is not None else task.prepare_pair(current, baseline)[:2]
     cells = task.n_cells(cur.classes)
-    ctx = _Context(task, specs, cur, base, cells, summarize(cur, specs, cells)[0], summarize(base, specs, cells)[0], task.spread(base), config)
+    ctx = _Context(task, specs, cur, base, cells, summarize(cur, specs, cells)[0], summarize(base, specs, cells)[0], task.spread(base), config,
+                   task.untestable(base))
     results: list[dict] = []
     for part in parts:
         results += _partition_rows(ctx, part, len(results))

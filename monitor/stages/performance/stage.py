@@ -100,8 +100,15 @@ def flag_regressions(rows: list[dict[str, Any]], fdr: float, *, critical_fdr: Op
         r["severity"] = ("critical" if q is not None and q <= strong else "warning") if r["regressed"] else None
 
 
-def material_test(row: dict[str, Any], direction: int, change: Optional[float], se: Optional[float]) -> None:
-    """Set row["p_value_material"]: is `change` (the tested quantity) a regression beyond row["min_delta"]?"""
+def material_test(row: dict[str, Any], direction: int, change: Optional[float], se: Optional[float],
+                  untestable: Optional[str] = None) -> None:
+    """Set row["p_value_material"]: is `change` (the tested quantity) a regression beyond row["min_delta"]?
+    `untestable`: why the metric gets no test here (see Task.untestable); it is reported, never alerted on."""
+    if untestable:
+        row["p_value_material"] = None
+        row["untestable"] = untestable
+        row["note"] = "; ".join(x for x in (row.get("note"), untestable) if x)
+        return
     row["p_value_material"] = iv.material_p_value(change, direction, row.get("min_delta"), se)
 
 
@@ -110,6 +117,8 @@ def verdict(row: dict[str, Any], enough: bool) -> str:
         return "undefined"
     if not enough:
         return TOO_FEW_LABELS
+    if row.get("untestable"):
+        return "no test"
     if row["baseline"] is None:
         return "no baseline"
     if row.get("p_value") is None:
@@ -212,6 +221,7 @@ def evaluate_performance(
     cur_est = estimate(summarize(cur, specs, cells)[0], specs, cur.classes, conf, B, seed)
     base_est = estimate(summarize(base, specs, cells)[0], specs, base.classes, conf, B, seed + 1)
     spread = task.spread(base)
+    untestable = task.untestable(base)
     enough = cur.n >= config.min_labelled
     if not enough and cur.n:
         notes.append(f"{TOO_FEW_LABELS}: {cur.n} labelled rows < performance.min_labelled={config.min_labelled}; no verdict")
@@ -220,7 +230,7 @@ def evaluate_performance(
         d = task.metric_of(name).direction
         row = compare(d, est, base_est.get(name))
         row["min_delta"] = materiality(task, config, name, row["baseline"], spread)
-        material_test(row, d, row["delta"], row["delta_se"])
+        material_test(row, d, row["delta"], row["delta_se"], untestable.get(task.metric_of(name).name))
         h = (human_level or {}).get(name)
         row.update(human_level=h, gap_to_human=_gap(h, row["value"], d), baseline_gap_to_human=_gap(h, row["baseline"], d))
         overall[name] = row

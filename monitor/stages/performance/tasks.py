@@ -18,6 +18,9 @@ from monitor.config import ModelConfig
 from monitor.errors import DataError, UnknownMethodError
 from monitor.stages.performance.registry import BINARY, MULTICLASS, REGRESSION, Metric
 
+# A mean whose top 1% of rows hold more than this share of its total is not tested (see untestable)
+DOMINATED_SHARE = 0.5
+
 __all__ = ["Prepared", "Task", "BinaryTask", "MulticlassTask", "RegressionTask", "task_for", "labelled_mask"]
 
 
@@ -114,6 +117,10 @@ class Task:
     def spread(self, data: Prepared) -> Optional[float]:
         """The scale of the target, for materiality relative to it (regression)."""
         return None
+
+    def untestable(self, base: Prepared) -> dict[str, str]:
+        """Metrics whose mean the baseline shows to be dominated by a few rows: name -> why (no test)."""
+        return {}
 
     # -- other stages
     def confusion_counts(self, df: pd.DataFrame) -> Optional[dict[str, int]]:
@@ -350,6 +357,24 @@ class RegressionTask(Task):
 
     def spread(self, data: Prepared) -> Optional[float]:
         return float(data.y.std()) if data.n > 1 else None
+
+    def untestable(self, base: Prepared) -> dict[str, str]:
+        """MAPE when targets near zero dominate it: if the top 1% of the baseline's rows hold most of its
+        total, a window's mean moves with whether it drew a handful of such rows, and a normal test of
+        it would alarm on chance (a field test: 1 of 12 healthy days, MAPE 4.4 vs 2.15)."""
+        if base.n < 100:
+            return {}
+        ape = np.abs(base.pred - base.y) / np.maximum(np.abs(base.y), 1e-12)
+        ape = ape[np.isfinite(ape)]
+        total = float(ape.sum())
+        if not ape.size or total <= 0:
+            return {}
+        k = max(1, ape.size // 100)
+        top = float(np.partition(ape, ape.size - k)[-k:].sum()) / total
+        if top <= DOMINATED_SHARE:
+            return {}
+        return {"mape": f"no test: the top 1% of the baseline's rows hold {top:.0%} of its total (targets near zero); "
+                        "use mae or rmse for alerts"}
 
     def abs_errors(self, df: pd.DataFrame) -> Optional[np.ndarray]:
         if self.model.target not in df.columns or self.model.prediction not in df.columns:

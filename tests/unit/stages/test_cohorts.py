@@ -302,3 +302,21 @@ def test_cohort_alert_needs_a_material_contrast():
     row, alerts = run(0.70)
     assert row["regressed"] and row["severity"] == "critical"
     assert [(a.subject, a.severity) for a in alerts] == [("region=a", "critical")]
+
+
+def test_a_cohort_mape_dominated_by_near_zero_targets_is_never_alerted():
+    rng = np.random.default_rng(5)
+
+    def day(n: int, seed: int) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        y = r.normal(0.0, 20.0, n)
+        return pd.DataFrame({"region": r.choice(REGIONS, n), "y": y, "pred": y + r.normal(0, 5.0, n)})
+
+    model = ModelConfig(task="regression", target="y", prediction="pred")
+    base = day(6000, int(rng.integers(1000)))
+    for seed in range(5):
+        res = evaluate_cohorts(day(3000, 50 + seed), base, model, ["mape", "mae"], [CohortConfig(column="region")],
+                               PerformanceConfig())
+        for c in res.cohorts:
+            assert c["metrics"]["mape"].get("untestable") and c["metrics"]["mape"]["p_value_material"] is None
+        assert not res.alerts()

@@ -381,3 +381,38 @@ def test_healthy_days_against_one_baseline_rarely_alert():
     broken = [evaluate_performance(binary_frame(2000, 700 + k, shift=1.5), base, BIN, metrics, PerformanceConfig(), final=True)
               for k in range(5)]
     assert all(r.verdict == "regressed" for r in broken)
+
+
+def _price_like(n: int, seed: int, near_zero: bool, worse: float = 1.0) -> pd.DataFrame:
+    """A regression whose targets cross zero (profit-like) or stay far from it (price-like)."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(0.0 if near_zero else 100.0, 20.0, n)
+    return pd.DataFrame({"y": y, "pred": y + rng.normal(0, 5.0 * worse, n)})
+
+
+def test_mape_dominated_by_targets_near_zero_gets_no_test_but_mae_still_alerts():
+    """MAPE whose mean a few near-zero targets dominate is reported with a note, never alerted on;
+    the other metrics still test (and a real regression is still caught by them)."""
+    from monitor.config import PerformanceConfig
+
+    model = ModelConfig(task="regression", target="y", prediction="pred")
+    base = _price_like(6000, 1, near_zero=True)
+    for seed in range(8):  # healthy days: MAPE swings with the near-zero rows drawn, never an alert
+        res = evaluate_performance(_price_like(2000, 100 + seed, near_zero=True), base, model, ["mae", "mape"],
+                                   PerformanceConfig(), final=True)
+        assert res.overall["mape"]["verdict"] == "no test" and not res.overall["mape"]["regressed"]
+        assert "targets near zero" in res.overall["mape"]["note"]
+    broken = evaluate_performance(_price_like(2000, 7, near_zero=True, worse=2.0), base, model, ["mae", "mape"],
+                                  PerformanceConfig(), final=True)
+    assert broken.overall["mae"]["regressed"] and not broken.overall["mape"]["regressed"]
+
+
+def test_mape_far_from_zero_is_tested_and_alerts_on_a_real_regression():
+    from monitor.config import PerformanceConfig
+
+    model = ModelConfig(task="regression", target="y", prediction="pred")
+    base = _price_like(6000, 1, near_zero=False)
+    ok = evaluate_performance(_price_like(2000, 2, near_zero=False), base, model, ["mape"], PerformanceConfig(), final=True)
+    assert ok.overall["mape"]["verdict"] == "ok" and "untestable" not in ok.overall["mape"]
+    bad = evaluate_performance(_price_like(2000, 3, near_zero=False, worse=2.0), base, model, ["mape"], PerformanceConfig(), final=True)
+    assert bad.overall["mape"]["regressed"] and bad.overall["mape"]["verdict"] == "regressed"
