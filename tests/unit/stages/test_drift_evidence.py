@@ -357,3 +357,26 @@ def test_many_drifted_class_scores_make_one_alert():
     two = ref.sample(n, random_state=1, replace=True).reset_index(drop=True)
     two[["p_0", "p_1"]] = np.clip(two[["p_0", "p_1"]] + 0.3, 0, 1)
     assert sorted(a.subject for a in detect_drift(prof, two, cfg, roles).alerts()) == ["p_0", "p_1"]
+
+
+def test_wasserstein_day_in_blocks_equals_the_whole_day(monkeypatch):
+    """A day larger than DAY_BLOCK is measured block by block (bounded memory) with the value the
+    one-pass computation gives; a day within one block takes the one-pass path unchanged."""
+    from monitor.stages.drift import newest_day as nd
+
+    rng = np.random.default_rng(3)
+    ref = np.sort(rng.lognormal(size=5_000))
+    whole = {}
+    for n in (300, 4_097):  # 300 rows: 2 atoms per row; 4097: one atom per row
+        y = np.sort(rng.normal(1.0, 2.0, size=n))
+        q = n * max(1, -(-nd.ATOMS // n))
+        whole[n] = (y, float(nd._block_wasserstein(nd._quantiles(ref, q), y)))
+    monkeypatch.setattr(nd, "DAY_BLOCK", 1_000)
+    calls = []
+    monkeypatch.setattr(nd, "_block_wasserstein", lambda a, y: calls.append(y.size) or np.abs(y[:, None] - a.reshape(y.size, -1)).mean())
+    y, expected = whole[4_097]
+    assert nd.wasserstein_day(ref, y) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert calls == []  # must block: 4097 values > DAY_BLOCK
+    y, expected = whole[300]
+    assert nd.wasserstein_day(ref, y) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert calls == [300]  # must not block: 600 atoms <= DAY_BLOCK
