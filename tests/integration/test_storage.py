@@ -141,3 +141,29 @@ def test_local_list_skips_a_file_removed_while_listing(tmp_path):
     (tmp_path / "gone.tmp").write_text("x")
     with pytest.raises(NotFoundError):
         st.stat(str(tmp_path / "gone.tmp"))
+
+
+def test_local_list_skips_a_folder_removed_while_walking(tmp_path):
+    """Another run removes its (now empty) staged folder while the sweep walks the date's folder:
+    the walk goes on (Path.rglob raised FileNotFoundError out of the walk)."""
+    import os
+
+    from monitor.io.storage import LocalStorage
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep.json").write_text("{}")
+    for i in range(50):
+        (tmp_path / f"run{i:02d}").mkdir()
+    real_scandir = os.scandir
+
+    def racing_scandir(path):  # every run folder vanishes just before it is read
+        if os.path.basename(os.fspath(path)).startswith("run"):
+            os.rmdir(path)
+        return real_scandir(path)
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "scandir", racing_scandir)
+        got = LocalStorage().list(str(tmp_path))
+    assert [os.path.basename(o.uri) for o in got] == ["keep.json"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import os
@@ -47,8 +48,13 @@ class LocalStorage(Storage):
         p = self._path(prefix)
         if not p.is_dir():
             return []
+        found: builtins.list[Path] = []
+        # os.walk, not Path.rglob: a folder removed while it is walked (another run's staged folder) is
+        # skipped by os.walk, where rglob raises FileNotFoundError out of the walk
+        for root, _dirs, files in os.walk(p, followlinks=True):  # as rglob did
+            found += [Path(root) / name for name in files]
         out = []
-        for f in sorted(p.rglob("*")):
+        for f in sorted(found):
             try:
                 if f.is_file():
                     out.append(self._info(f, str(f)))
