@@ -174,7 +174,9 @@ def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
         else:
             small = codes.astype(np.int16) if len(out) < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
             order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
-            g, sb, yy = codes[order], sbin[order], y[order]
+            g = small[order]  # the same group numbers, in 16 bits where they fit (2 bytes a row, not 4)
+            del small
+            sb, yy = sbin[order], y[order]
             del order
         if g.size == 0:
             starts = np.zeros(0, dtype=np.int64)
