@@ -116,8 +116,7 @@ class ParquetColumns:
         parts = []
         for f, n in zip(self._files, self.rows_per_file):
             if name in f.schema_arrow.names:
-                direct = _read_numeric(f, name, n)
-                parts.append(direct if direct is not None else f.read(columns=[name]).column(0).to_pandas())
+                parts.append(f.read(columns=[name]).column(0).to_pandas())
             else:  # a file without the column: NaN, as pd.concat of the frames gives
                 parts.append(pd.Series(np.full(n, np.nan)))
         if len(parts) == 1:
@@ -149,37 +148,6 @@ class ParquetColumns:
                 pieces[k] = {c: sub[c].iloc[j] if c in sub.columns else None for c in columns}
         rows = [pieces[k] for k in range(len(positions))]
         return pd.DataFrame(rows, columns=list(columns)) if rows else self.empty_frame()[list(columns)]
-
-
-def _read_numeric(f: Any, name: str, n: int) -> Optional[pd.Series]:
-    """A float, or a null-free integer or bool, column read row group by row group into one numpy
-    array: the Series `to_pandas()` gives (same dtype and values), without holding the decoded Arrow
-    column beside it (at 50M rows that copy was 400 MB per column read). None: not such a column."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    t = f.schema_arrow.field(name).type
-    floating = pa.types.is_floating(t) and not pa.types.is_float16(t)
-    if not (floating or pa.types.is_integer(t) or pa.types.is_boolean(t)):
-        return None
-    meta = f.metadata
-    leaf = [j for j in range(meta.num_columns) if meta.schema.column(j).path == name]
-    if not floating and len(leaf) == 1:  # with nulls, to_pandas makes floats or objects of these: leave that to it
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(leaf[0]).statistics
-            if stats is not None and stats.has_null_count and stats.null_count > 0:
-                return None
-    out = np.empty(n, dtype=t.to_pandas_dtype())
-    start = 0
-    for g in range(f.metadata.num_row_groups):
-        col = f.read_row_group(g, columns=[name]).column(0)
-        if not floating and col.null_count:
-            return None
-        for chunk in col.chunks:
-            out[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-            start += len(chunk)
-    return pd.Series(out) if start == n else None
 
 
 class ColumnFrame:
