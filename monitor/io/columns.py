@@ -45,7 +45,11 @@ class ParquetColumns:
         import pyarrow.parquet as pq
 
         self._paths = list(paths)
-        self._files = [pq.ParquetFile(str(p)) for p in paths]
+        # One reader per file, shared by the drift threads: Arrow's FileReader is not safe for concurrent
+        # reads (pre_buffer's cache is file-wide state; a 50M-row run hung in ReadRangeCache::Read), so
+        # pre_buffer is off (local files: no speed lost) and every read of a file holds _read_lock.
+        self._files = [pq.ParquetFile(str(p), pre_buffer=False) for p in paths]
+        self._read_lock = threading.Lock()
         self._keep = list(keep)  # e.g. temporary directories that must outlive the files
         names: list[str] = []
         for f in self._files:
@@ -116,7 +120,9 @@ class ParquetColumns:
         parts = []
         for f, n in zip(self._files, self.rows_per_file):
             if name in f.schema_arrow.names:
-                parts.append(f.read(columns=[name]).column(0).to_pandas())
+                with self._read_lock:
+                    chunked = f.read(columns=[name]).column(0)
+                parts.append(chunked.to_pandas())
             else:  # a file without the column: NaN, as pd.concat of the frames gives
                 parts.append(pd.Series(np.full(n, np.nan)))
         if len(parts) == 1:
@@ -142,7 +148,8 @@ class ParquetColumns:
             _, fi, g = self._groups[gi]
             f = self._files[fi]
             cols = [c for c in columns if c in f.schema_arrow.names]
-            table = f.read_row_group(g, columns=cols)
+            with self._read_lock:
+                table = f.read_row_group(g, columns=cols)
             sub = table.take([r for _, r in items]).to_pandas()
             for j, (k, _) in enumerate(items):
                 pieces[k] = {c: sub[c].iloc[j] if c in sub.columns else None for c in columns}
