@@ -28,33 +28,11 @@ from monitor.demo.generator import DRIFT_DAY, QUALITY_DAY, generate
 from monitor.io.columns import ColumnFrame
 from monitor.io.storage import LocalStorage, read_tables
 from monitor.run import RunOptions, compute
+from tests.support.golden import differences
 from tests.support.seeded import seeded_store
 
 END = dt.date(2026, 11, 25)
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "monitor" / "demo" / "car_loan.yaml"
-
-
-def differences(a: Any, b: Any, path: str = "", tol: float = 1e-12) -> list[str]:
-    """Where two JSON documents differ: numbers beyond `tol` (relative to max(1, |x|)), anything else at all."""
-    out: list[str] = []
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b), key=str):
-            if k not in a or k not in b:
-                out.append(f"{path}/{k}: only in the {'in-memory' if k in a else 'streamed'} run")
-            else:
-                out += differences(a[k], b[k], f"{path}/{k}", tol)
-    elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            out.append(f"{path}: {len(a)} items vs {len(b)}")
-        for i, (x, y) in enumerate(zip(a, b)):
-            out += differences(x, y, f"{path}[{i}]", tol)
-    elif isinstance(a, float) or isinstance(b, float):
-        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool)
-        if not numbers or abs(a - b) > tol * max(1.0, abs(a), abs(b)):
-            out.append(f"{path}: {a!r} vs {b!r}")
-    elif a != b or type(a) is not type(b):
-        out.append(f"{path}: {a!r} vs {b!r}")
-    return out
 
 
 def test_differences_sees_a_change():
