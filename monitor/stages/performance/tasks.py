@@ -8,6 +8,7 @@ capability flags `classifier` / `binary`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -65,8 +66,8 @@ def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
 
 
-class Task:
-    """The shared part of the strategies; subclasses fill in the task-specific steps."""
+class Task(ABC):
+    """The shared part of the strategies; subclasses fill in the task-specific steps (the abstract ones)."""
 
     name = ""
     classifier = False
@@ -104,8 +105,9 @@ class Task:
         """Classes of the confusion matrix (0 = none)."""
         return 0
 
+    @abstractmethod
     def prepare(self, df: pd.DataFrame, classes: Optional[list] = None) -> tuple[Prepared, np.ndarray, list[str]]:
-        raise NotImplementedError
+        """The labelled rows encoded for the metrics, the mask of the rows used, and notes."""
 
     def prepare_pair(self, current: pd.DataFrame, baseline: pd.DataFrame) -> tuple[Prepared, Prepared, list[str]]:
         """Window and baseline encoded alike (one class list), with notes."""
@@ -131,9 +133,9 @@ class Task:
         """|prediction - target| of the labelled rows; None when the task has no numeric error."""
         return None
 
+    @abstractmethod
     def row_loss(self, df: pd.DataFrame) -> np.ndarray:
         """Per-row loss on labelled rows (NaN where unlabelled or without a prediction)."""
-        raise NotImplementedError
 
     def uncertainty(self, df: pd.DataFrame) -> Optional[pd.Series]:
         """Per row, higher = the model is less sure (None when the task has no such notion)."""
