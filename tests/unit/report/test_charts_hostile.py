@@ -1,4 +1,4 @@
-"""Data values reach matplotlib as plain text (never mathtext), and a chart that fails is dropped with a note."""
+"""Data values are drawn as plain glyphs (never interpreted as markup), and a chart that fails is dropped with a note."""
 
 from __future__ import annotations
 
