@@ -65,8 +65,19 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
         names.append(f"{col}=(other {len(uniques) - len(values):,} values)")
     bcodes = None
     if col in base.columns:
-        bcodes = rank[pd.Categorical(base[col], categories=uniques).codes]
+        bcodes = rank[_positions(base[col], uniques)]
     return [Partition(tuple(names), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
+
+
+def _positions(values: pd.Series, uniques: pd.Index) -> np.ndarray:
+    """Position of each value in `uniques`, matched by value (-1: null or not among them).
+
+    One factorize of the column and a lookup of its distinct values (not a Categorical
+    built over the rows; and a categorical column's own category order does not matter).
+    """
+    codes, seen = pd.factorize(values)
+    at = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(np.asarray(seen, dtype=object))
+    return np.append(at, -1)[codes]
 
 
 def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:

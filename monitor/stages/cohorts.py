@@ -162,8 +162,9 @@ def evaluate_cohorts(
     specs = task.resolve(metrics)
     cur, base = prepared if prepared is not None else task.prepare_pair(current, baseline)[:2]
     cells = task.n_cells(cur.classes)
-    ctx = _Context(task, specs, cur, base, cells, summarize(cur, specs, cells)[0], summarize(base, specs, cells)[0], task.spread(base), config,
-                   task.untestable(base))
+    # the totals are only subtracted from (the rest of the data): held coarse, O(REST_BINS) not O(rows)
+    totals = [summarize(d, specs, cells)[0].for_rest() for d in (cur, base)]
+    ctx = _Context(task, specs, cur, base, cells, totals[0], totals[1], task.spread(base), config, task.untestable(base))
     results: list[dict] = []
     for part in parts:
         results += _partition_rows(ctx, part, len(results))

@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 
 from monitor.stages.performance import intervals as iv
-from monitor.stages.performance.bootstrap import coarsen, replicate_se, score_bins
+from monitor.stages.performance.bootstrap import replicate_se, score_bins
 from monitor.stages.performance.registry import EPS, div
 from monitor.stages.performance.summary import ap_from_counts, auc_from_counts
-from monitor.stages.performance.tasks import BinaryTask, MulticlassTask, Prepared, Task
+from monitor.stages.performance.tasks import BinaryTask, MulticlassTask, Prepared, Task, sort_scores
 
 __all__ = ["cbpe", "fit_calibrator"]
 
 CBPE_BINS = 5000  # score bins for the estimated AUCs (ties within a bin bias AUC by < 1/CBPE_BINS)
 SIM_BINS = 400  # score bins for the simulated intervals
+CELL_BLOCK = 1 << 20  # rows per block of the per-row sums (their float temporaries stay O(block))
+CELL_SUMS = ("n", "mu", "var", "ll_pos", "ll_neg", "br_pos", "br_neg")
 BINARY_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "positive_rate", "log_loss", "brier")
 MULTICLASS_METRICS = ("accuracy", "f1_macro", "f1_weighted", "roc_auc")
 
@@ -64,11 +66,16 @@ def fit_calibrator(score: np.ndarray, y: np.ndarray, max_bins: int = 2000) -> Ca
 
 
 def cbpe(
-    task: Task, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float
+    task: Task, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float,
+    cur: Optional[Prepared] = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Estimated metrics on every scored row of the window ({} when the task or data allow none)."""
+    """Estimated metrics on every scored row of the window ({} when the task or data allow none).
+
+    `cur`: the window's labelled rows as prepared; when they are every scored row (binary,
+    `Prepared.all_scored`), they are used as they are (already sorted: no second read or sort).
+    """
     if isinstance(task, BinaryTask):
-        return _binary(task, current, base, names, n_boot, seed, confidence)
+        return _binary(task, current, base, names, n_boot, seed, confidence, cur)
     if isinstance(task, MulticlassTask):
         return _multiclass(task, current, base, names, n_boot, seed, confidence)
     return {}, []
@@ -94,23 +101,30 @@ def _rows(point: dict[str, Any], sims: Optional[dict[str, Any]], wanted: list[st
 
 
 def _binary(
-    task: BinaryTask, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float
+    task: BinaryTask, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float,
+    cur: Optional[Prepared] = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     wanted = [n for n in names if n in BINARY_METRICS]
     if not wanted or not task.model.score:
         return {}, []
     if base.score is None or base.n == 0 or base.y.min() == base.y.max():
         return {}, ["no performance estimate: the baseline needs labelled rows of both classes with scores to calibrate on"]
-    s_all = task.score_of(current)
-    if s_all is None:
-        return {}, [f"no performance estimate: score column {task.model.score!r} is not in the window"]
-    pred_all = task.predictions(current, s_all)
-    ok = np.isfinite(s_all) & np.isfinite(pred_all)
-    s, pred = s_all[ok], pred_all[ok].astype(np.int8)
-    del s_all, pred_all
+    if cur is not None and cur.all_scored and cur.score is not None and cur.sbin is not None:
+        s, pred, sbin, k = cur.score, cur.pred, cur.sbin, cur.n_bins
+    else:
+        s_all = task.score_of(current)
+        if s_all is None:
+            return {}, [f"no performance estimate: score column {task.model.score!r} is not in the window"]
+        pred_all = task.predictions(current, s_all)
+        ok = np.isfinite(s_all) & np.isfinite(pred_all)
+        s, pred = s_all[ok], pred_all[ok].astype(np.int8)
+        del s_all, pred_all, ok
+        s, order, sbin, k = sort_scores(s, stable=False)  # score order: the calibration's lookups run in order
+        pred = pred[order]
+        del order
     if s.size == 0:
         return {}, ["no performance estimate: no scored rows in the window"]
-    fine = _binary_cells(s, pred, fit_calibrator(base.score, base.y.astype(float)))
+    fine = _binary_cells(s, pred, sbin, k, fit_calibrator(base.score, base.y.astype(float)))
     point = _binary_metrics(fine, fine["mu"])
     sims = None
     if n_boot > 0:
@@ -120,30 +134,49 @@ def _binary(
     return _rows(point, sims, wanted, confidence), []
 
 
-def _binary_cells(s: np.ndarray, pred: np.ndarray, calibrate: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+def _binary_cells(
+    s: np.ndarray, pred: np.ndarray, sbin: np.ndarray, k: int, calibrate: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, Any]:
     """Per (score bin, prediction) cell: rows and the sums the estimates need, in one pass over the rows.
 
-    Each per-row quantity is built in place in one scratch array (a few arrays of n floats at most).
+    `sbin`: the distinct-score index of each row (k distinct scores), merged by rank into at most
+    CBPE_BINS bins. Rows are taken in blocks of CELL_BLOCK; each per-row quantity is built in
+    place in one scratch array of the block.
     """
-    b, k = score_bins(s, None)
-    b, k = coarsen(b, k, CBPE_BINS)
-    idx = b.astype(np.int32) * 2
+    cells = min(k, CBPE_BINS)
+    out: dict[str, Any] = {"k": cells}
+    for key in CELL_SUMS:
+        out[key] = np.zeros(2 * cells)
+    for a in range(0, s.size, CELL_BLOCK):
+        _add_cells(out, s[a : a + CELL_BLOCK], pred[a : a + CELL_BLOCK], sbin[a : a + CELL_BLOCK], k, calibrate)
+    return out
+
+
+def _add_cells(
+    out: dict[str, Any], s: np.ndarray, pred: np.ndarray, sbin: np.ndarray, k: int, calibrate: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    cells = out["k"]
+    idx = sbin.astype(np.int64)
+    if k > cells:
+        idx *= cells
+        idx //= k
+    idx *= 2
     idx += pred
-    del b
     p = calibrate(s)
     q = np.subtract(1.0, p)
     sc = np.clip(s, EPS, 1 - EPS)
     t = np.empty_like(s)
 
-    def agg(w: Optional[np.ndarray]) -> np.ndarray:
-        return np.bincount(idx, weights=w, minlength=2 * k).astype(float)
+    def agg(key: str, w: Optional[np.ndarray]) -> None:
+        out[key] += np.bincount(idx, weights=w, minlength=2 * cells)
 
-    out: dict[str, Any] = {"k": k, "n": agg(None), "mu": agg(p), "var": agg(np.multiply(p, q, out=t))}
-    out["ll_pos"] = agg(np.multiply(p, np.negative(np.log(sc, out=t), out=t), out=t))  # p * -log(s)
-    out["ll_neg"] = agg(np.multiply(q, np.negative(np.log1p(np.negative(sc, out=t), out=t), out=t), out=t))  # (1-p) * -log1p(-s)
-    out["br_pos"] = agg(np.multiply(p, np.square(np.subtract(1, s, out=t), out=t), out=t))  # p * (1 - s)^2
-    out["br_neg"] = agg(np.multiply(q, np.square(s, out=t), out=t))  # (1 - p) * s^2
-    return out
+    agg("n", None)
+    agg("mu", p)
+    agg("var", np.multiply(p, q, out=t))
+    agg("ll_pos", np.multiply(p, np.negative(np.log(sc, out=t), out=t), out=t))  # p * -log(s)
+    agg("ll_neg", np.multiply(q, np.negative(np.log1p(np.negative(sc, out=t), out=t), out=t), out=t))  # (1-p) * -log1p(-s)
+    agg("br_pos", np.multiply(p, np.square(np.subtract(1, s, out=t), out=t), out=t))  # p * (1 - s)^2
+    agg("br_neg", np.multiply(q, np.square(s, out=t), out=t))  # (1 - p) * s^2
 
 
 def _merge_cells(c: dict[str, Any], bins: int) -> dict[str, Any]:

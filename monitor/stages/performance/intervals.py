@@ -31,7 +31,7 @@ interval cost no longer grows with the number of rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from statistics import NormalDist
 from typing import Optional
 
@@ -88,31 +88,59 @@ def proportion_se(k: float, n: float, confidence: float) -> Optional[float]:
 # --------------------------------------------------------------------------- ROC AUC
 
 
+DELONG_BLOCK = 1 << 18  # score values per block: the float temporaries of delong stay O(block), not O(values)
+
+
 def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[float]]:
     """(AUC, variance) from positives/negatives per distinct score, ascending; ties count 1/2 as in sklearn.
 
     The variance is DeLong's S10/P + S01/N from the structural components
     (placement values), computed per score value instead of per row. Its floor is
     A~(1 - A~) / (2 (P + N)) with A~ the Laplace-smoothed AUC, which only binds near
-    AUC 0 or 1 on few rows. (None, None) when a class is absent.
+    AUC 0 or 1 on few rows. (None, None) when a class is absent. Counts may be any
+    integer or float type; they are taken in blocks of DELONG_BLOCK values (one block:
+    the operations of the whole-array formula; the cumulative counts are exact across blocks).
     """
-    pos = np.asarray(pos, dtype=float)
-    neg = np.asarray(neg, dtype=float)
+    pos = np.asarray(pos)
+    neg = np.asarray(neg)
     P, N = float(pos.sum()), float(neg.sum())
     if P <= 0 or N <= 0:
         return None, None
-    neg_below = np.cumsum(neg) - neg
-    pos_above = P - np.cumsum(pos)
-    below = neg_below + 0.5 * neg
-    auc = float((pos * below).sum() / (P * N))  # same operations as the point formula: bit-equal values
-    v10 = below / N  # per positive at this score: share of negatives ranked below
-    v01 = (pos_above + 0.5 * pos) / P  # per negative: share of positives ranked above
-    s10 = float((pos * (v10 - auc) ** 2).sum() / (P - 1)) if P > 1 else 0.0
-    s01 = float((neg * (v01 - auc) ** 2).sum() / (N - 1)) if N > 1 else 0.0
+    num = 0.0
+    for p, _n, below, _ in _delong_blocks(pos, neg, P):
+        num += float((p * below).sum())
+    auc = num / (P * N)  # same operations as the point formula: bit-equal values
+    t10 = t01 = 0.0
+    for p, n, below, pos_above in _delong_blocks(pos, neg, P):
+        v10 = np.divide(below, N, out=below)  # per positive at this score: share of negatives ranked below
+        v10 -= auc
+        t10 += float((p * np.square(v10, out=v10)).sum())
+        v01 = np.add(pos_above, 0.5 * p, out=pos_above)  # per negative: share of positives ranked above
+        v01 /= P
+        v01 -= auc
+        t01 += float((n * np.square(v01, out=v01)).sum())
+    s10 = t10 / (P - 1) if P > 1 else 0.0
+    s01 = t01 / (N - 1) if N > 1 else 0.0
     var = s10 / P + s01 / N
     n_eff = P + N
     smoothed = (auc * n_eff + 1) / (n_eff + 2)
     return auc, max(var, smoothed * (1 - smoothed) / (2 * n_eff))
+
+
+def _delong_blocks(pos: np.ndarray, neg: np.ndarray, P: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per block of score values: positives, negatives, negatives below (ties 1/2), positives above."""
+    seen_pos = seen_neg = 0.0
+    for a in range(0, pos.size, DELONG_BLOCK):
+        p = pos[a : a + DELONG_BLOCK].astype(float)
+        n = neg[a : a + DELONG_BLOCK].astype(float)
+        cum_neg, cum_pos = np.cumsum(n), np.cumsum(p)
+        if a:
+            cum_neg += seen_neg
+            cum_pos += seen_pos
+        seen_neg, seen_pos = float(cum_neg[-1]), float(cum_pos[-1])
+        below = np.subtract(cum_neg, n, out=cum_neg)
+        below += 0.5 * n
+        yield p, n, below, np.subtract(P, cum_pos, out=cum_pos)
 
 
 # --------------------------------------------------------------------------- delta method

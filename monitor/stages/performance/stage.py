@@ -238,7 +238,7 @@ def evaluate_performance(
     for row in overall.values():
         row["verdict"] = verdict(row, enough)
 
-    estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf)
+    estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf, cur)
     notes += cb_notes
     estimation_error = {}
     for name, e in estimated.items():

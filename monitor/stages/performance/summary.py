@@ -66,6 +66,23 @@ class Summary:
             ece=None if self.ece is None else self.ece - other.ece,
         )
 
+    def for_rest(self) -> Summary:
+        """This summary as `minus` needs it: ranking counts already merged to at most REST_BINS cells.
+
+        For a total that is held while many cohorts are evaluated (O(REST_BINS), not O(rows));
+        its own ranking metrics are then no longer exact, so it is only subtracted from.
+        """
+        rank: list[Optional[RankCounts]] = []
+        coarse = {}
+        for c, r in enumerate(self.rank):
+            if r is None:
+                rank.append(None)
+                continue
+            pos, neg = coarse[f"_coarse{c}"] = self._coarse(c)
+            rank.append((np.arange(pos.size), pos, neg))
+        out = replace(self, rank=rank)
+        out.__dict__.update(coarse)
+        return out
 
     def _coarse(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Class c's ranking counts over min(bins, REST_BINS) cells, cached."""
@@ -83,61 +100,68 @@ class Summary:
 
 
 def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Optional[np.ndarray] = None, groups: int = 1) -> list[Summary]:
-    """One Summary per group 0..groups-1 of data's rows (codes: group per row, -1 = in no group)."""
-    key_type = np.int32 if (groups + 1) * max(n_cells * n_cells, ECE_BINS) < 2**31 else np.int64
-    if codes is None:
-        codes = np.zeros(data.n, dtype=key_type)
-    else:
-        codes = np.asarray(codes, dtype=key_type)
-        if (codes < 0).any():
-            keep = codes >= 0
-            return summarize(_take(data, keep), metrics, n_cells, codes[keep], groups)
+    """One Summary per group 0..groups-1 of data's rows (codes: group per row, -1 = in no group).
+
+    Rows in no group are counted in one more group that is then dropped (no copy of the
+    rows without them). Ranking counts are small integers, and views of one array per
+    partition (or of the rows themselves when every score is distinct): see _rank.
+    """
     G = groups
-    counts = np.bincount(codes, minlength=G)[:G]
-    out = [Summary(int(counts[g]), n_cells) for g in range(G)]
+    key_type = np.int32 if (G + 2) * max(n_cells * n_cells, ECE_BINS) < 2**31 else np.int64
+    dropped = False
+    if codes is not None:
+        codes = np.asarray(codes)
+        if codes.size and codes.min() < 0:
+            codes = np.where(codes < 0, G, codes).astype(key_type)
+            dropped = True
+        else:
+            codes = codes.astype(key_type, copy=False)
+    elif G != 1:
+        codes = np.zeros(data.n, dtype=key_type)
+    E = G + int(dropped)  # groups counted, the dropped rows last
+    counts = np.bincount(codes, minlength=E)[:E] if codes is not None else np.array([data.n])
+    out = [Summary(int(counts[g]), n_cells) for g in range(E)]
     families = {m.family for m in metrics}
     if "confusion" in families:
         K = n_cells * n_cells
-        key = codes * K
-        key += data.y.astype(key.dtype) * n_cells
-        key += data.pred.astype(key.dtype)
-        cm = np.bincount(key, minlength=G * K)
+        key: np.ndarray = data.y.astype(key_type) * n_cells
+        key += data.pred.astype(key_type)
+        if codes is not None:
+            key += codes * K
+        cm = np.bincount(key, minlength=E * K)
         del key
-        for g in range(G):
+        for g in range(E):
             out[g].confusion = cm[g * K : (g + 1) * K].astype(float)
     for m in metrics:
         if m.family == "moments" and not (m.needs_score and data.score is None):
-            _moments(data, m, codes if G > 1 else None, out)
+            _moments(data, m, codes, out, dropped)
     if "rank" in families and data.has_score:
         _rank(data, codes, out)
     if "ece" in families and data.score is not None:
         b = np.clip((data.score * ECE_BINS).astype(np.int64), 0, ECE_BINS - 1)
-        key = codes * ECE_BINS + b
+        key = b if codes is None else codes * ECE_BINS + b
         r = data.score - data.y
-        parts = [np.bincount(key, weights=w, minlength=G * ECE_BINS) for w in (None, r, r * r)]
-        for g in range(G):
+        parts = [np.bincount(key, weights=w, minlength=E * ECE_BINS) for w in (None, r, r * r)]
+        for g in range(E):
             out[g].ece = np.vstack([p[g * ECE_BINS : (g + 1) * ECE_BINS] for p in parts]).astype(float)
-    return out
+    return out[:G]
 
 
-def _take(data: Prepared, keep: np.ndarray) -> Prepared:
-    def sub(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
-        return None if a is None else a[keep]
-
-    return Prepared(
-        data.y[keep], data.pred[keep], data.rows[keep], data.classes, sub(data.score), sub(data.sbin), data.n_bins, sub(data.scores), data.center
-    )
-
-
-def _moments(data: Prepared, m: Metric, codes: Optional[np.ndarray], out: list[Summary]) -> None:
+def _moments(data: Prepared, m: Metric, codes: Optional[np.ndarray], out: list[Summary], dropped: bool) -> None:
     G = len(out)
     comps = [component(c, data) for c in m.components]
     k = len(comps)
     sums = np.zeros((G, k))
     cross = np.zeros((G, k, k))
+    one = codes is not None and G - dropped == 1 and dropped  # one group and rows in none: sum the group's rows
+    keep = codes == 0 if one else None
 
     def total(w: np.ndarray) -> np.ndarray:
-        return np.array([w.sum()]) if codes is None else np.bincount(codes, weights=w, minlength=G)[:G]
+        if codes is None:
+            return np.array([w.sum()])
+        if keep is not None:
+            return np.array([w[keep].sum(), 0.0])  # the dropped rows' sums are not needed
+        return np.bincount(codes, weights=w, minlength=G)[:G]
 
     for i in range(k):
         sums[:, i] = total(comps[i])
@@ -147,7 +171,7 @@ def _moments(data: Prepared, m: Metric, codes: Optional[np.ndarray], out: list[S
         out[g].moments[m.name] = (sums[g], cross[g])
 
 
-def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
+def _rank(data: Prepared, codes: Optional[np.ndarray], out: list[Summary]) -> None:
     if data.score is not None:
         assert data.sbin is not None
         per_class: list[tuple[Optional[np.ndarray], int, Optional[np.ndarray], bool]] = [(data.sbin, data.n_bins, data.y, True)]
@@ -169,27 +193,58 @@ def _rank(data: Prepared, codes: np.ndarray, out: list[Summary]) -> None:
                 g_out.rank.append(None)
                 g_out.rank_bins.append(0)
             continue
-        if len(out) == 1 and ordered:
-            g, sb, yy = codes, sbin, y  # one group, already in score order: no sort, no copies
+        for g_out, counts in zip(out, _rank_counts(sbin, y, codes, len(out), ordered)):
+            g_out.rank.append(counts)
+            g_out.rank_bins.append(k)
+
+
+def _small_counts(a: np.ndarray) -> np.ndarray:
+    """Counts in the narrowest signed integer type that holds them (they are held while cohorts are evaluated)."""
+    top = int(a.max()) if a.size else 0
+    return a.astype(np.int8 if top < 2**7 else np.int16 if top < 2**15 else np.int32 if top < 2**31 else np.int64)
+
+
+def _rank_counts(sbin: np.ndarray, y: np.ndarray, codes: Optional[np.ndarray], groups: int, ordered: bool) -> list[RankCounts]:
+    """Per group: (distinct-score index, positives, negatives) of each score value present, ascending.
+
+    Rows are put in (group, score) order (a 16-bit radix sort by group when already in score
+    order); when every (group, score) pair holds one row, the counts are the labels themselves.
+    The groups' counts are views of one set of arrays.
+    """
+    if codes is None and ordered:
+        g, sb, yy = None, sbin, y  # one group, already in score order: no sort, no copies
+    else:
+        if codes is None:
+            order = np.argsort(sbin, kind="stable")
+            g = None
         else:
-            small = codes.astype(np.int16) if len(out) < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
+            small = codes.astype(np.int16) if groups < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
             order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
             g = small[order]  # the same group numbers, in 16 bits where they fit (2 bytes a row, not 4)
             del small
-            sb, yy = sbin[order], y[order]
-            del order
-        if g.size == 0:
-            starts = np.zeros(0, dtype=np.int64)
-        else:
-            starts = np.r_[0, np.flatnonzero((g[1:] != g[:-1]) | (sb[1:] != sb[:-1])) + 1]
-        pos = np.add.reduceat(yy, starts, dtype=np.int64).astype(float) if starts.size else np.zeros(0)
-        cnt = np.diff(np.r_[starts, g.size]).astype(float)
-        run_group = g[starts]
-        bounds = np.searchsorted(run_group, np.arange(len(out) + 1))
-        for gi, g_out in enumerate(out):
-            a, b = bounds[gi], bounds[gi + 1]
-            g_out.rank.append((sb[starts[a:b]], pos[a:b], cnt[a:b] - pos[a:b]))
-            g_out.rank_bins.append(k)
+        sb, yy = sbin[order], y[order]
+        del order
+    new = sb[1:] != sb[:-1]
+    if g is not None:
+        new |= g[1:] != g[:-1]
+    if new.all():  # one row per (group, score): positives are the labels
+        del new
+        idx, pos = sb, yy.astype(np.int8, copy=False)
+        neg = 1 - pos
+        run_group = g
+    else:
+        starts = np.r_[0, np.flatnonzero(new) + 1]
+        del new
+        pos_all = np.add.reduceat(yy, starts, dtype=np.int64)
+        cnt = np.diff(np.r_[starts, sb.size])
+        idx, pos, neg = sb[starts], _small_counts(pos_all), _small_counts(cnt - pos_all)
+        del pos_all, cnt
+        run_group = None if g is None else g[starts]
+    if run_group is None:
+        bounds = np.array([0, idx.size])
+    else:
+        bounds = np.searchsorted(run_group, np.arange(groups + 1))
+    return [(idx[bounds[i] : bounds[i + 1]], pos[bounds[i] : bounds[i + 1]], neg[bounds[i] : bounds[i + 1]]) for i in range(groups)]
 
 
 # --------------------------------------------------------------------------- estimating

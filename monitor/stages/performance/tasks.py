@@ -22,7 +22,7 @@ from monitor.stages.performance.registry import BINARY, MULTICLASS, REGRESSION, 
 # A mean whose top 1% of rows hold more than this share of its total is not tested (see untestable)
 DOMINATED_SHARE = 0.5
 
-__all__ = ["Prepared", "Task", "BinaryTask", "MulticlassTask", "RegressionTask", "task_for", "labelled_mask"]
+__all__ = ["Prepared", "Task", "sort_scores", "BinaryTask", "MulticlassTask", "RegressionTask", "task_for", "labelled_mask"]
 
 
 @dataclass
@@ -40,6 +40,9 @@ class Prepared:
     score: Optional[np.ndarray] = None  # binary: probability of the positive class, ascending
     sbin: Optional[np.ndarray] = None  # binary: distinct-score index per row
     n_bins: int = 0
+    # binary: these are all the rows with a finite score and prediction (labelled or not), so
+    # the estimate on every scored row (cbpe) can use them as they are, already sorted
+    all_scored: bool = False
     scores: Optional[np.ndarray] = None  # multiclass: (n, classes) probability columns (NaN where not configured)
     center: float = 0.0  # regression: subtracted from y for a stable R2
 
@@ -185,7 +188,7 @@ class BinaryTask(Task):
         """Labelled rows with a prediction (and a score, when configured), sorted by score.
 
         Kept per row: label and prediction as int8, the score, its distinct-value index
-        and the row position (int32 below 2^31 rows): 21 bytes a row, no temporaries kept.
+        and the row position (int32 below 2^31 rows): 18 bytes a row, no temporaries kept.
         """
         m, notes = self.model, list[str]()
         df = self._with_target(df, notes)
@@ -199,6 +202,7 @@ class BinaryTask(Task):
             ok &= ~np.isnan(score)
         if ok.sum() < used.sum():
             notes.append(f"{int(used.sum() - ok.sum())} labelled row(s) without a prediction/score were left out")
+        all_scored = score is not None and bool(np.array_equal(ok, np.isfinite(score) & np.isfinite(pred)))
         rows = np.flatnonzero(ok).astype(np.int32 if len(df) < 2**31 else np.int64)
         p = pred[rows].astype(np.int8)
         del pred
@@ -207,14 +211,10 @@ class BinaryTask(Task):
             return Prepared(y, p, rows, [0, 1]), ok, notes
         s = score[rows]
         del score
-        order = np.argsort(s, kind="stable")
-        s, y, p, rows = s[order], y[order], p[order], rows[order]
+        s, order, sbin, n_bins = sort_scores(s, stable=True)
+        y, p, rows = y[order], p[order], rows[order]
         del order
-        sbin = np.zeros(s.size, dtype=np.int32 if s.size < 2**31 else np.int64)
-        if s.size:
-            np.cumsum(s[1:] != s[:-1], out=sbin[1:])
-        n_bins = int(sbin[-1]) + 1 if s.size else 0
-        return Prepared(y, p, rows, [0, 1], s, sbin, n_bins), ok, notes
+        return Prepared(y, p, rows, [0, 1], s, sbin, n_bins, all_scored), ok, notes
 
     def confusion_counts(self, df: pd.DataFrame) -> Optional[dict[str, int]]:
         lab = labelled_mask(df, self.model)
@@ -245,6 +245,25 @@ class BinaryTask(Task):
             return None
         s = pd.to_numeric(df[m.score], errors="coerce")
         return -(s - m.threshold).abs()  # higher = more uncertain
+
+
+def sort_scores(score: np.ndarray, *, stable: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(sorted scores, the order, distinct-score index per sorted row, distinct scores) of NaN-free scores.
+
+    Numpy's quicksort (vectorised) orders distinct scores as a stable sort does; with `stable`,
+    scores with ties are sorted again stably so that tied rows keep their order.
+    """
+    order = np.argsort(score)
+    s = score[order]
+    new = s[1:] != s[:-1]
+    if stable and not new.all():
+        order = np.argsort(score, kind="stable")
+        s = score[order]
+        new = s[1:] != s[:-1]
+    sbin = np.zeros(s.size, dtype=np.int32 if s.size < 2**31 else np.int64)
+    if s.size:
+        np.cumsum(new, out=sbin[1:])
+    return s, order, sbin, int(sbin[-1]) + 1 if s.size else 0
 
 
 def _counts_around_positive(sub: pd.DataFrame, pred: np.ndarray, m: ModelConfig) -> dict[str, int]:

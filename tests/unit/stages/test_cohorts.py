@@ -320,3 +320,21 @@ def test_a_cohort_mape_dominated_by_near_zero_targets_is_never_alerted():
         for c in res.cohorts:
             assert c["metrics"]["mape"].get("untestable") and c["metrics"]["mape"]["p_value_material"] is None
         assert not res.alerts()
+
+
+def test_baseline_rows_of_a_categorical_cohort_column_are_matched_by_value():
+    """The baseline's rows get the cohort of their value, also when the column is categorical with its
+    categories in another order than its values first appear (they were matched by category position)."""
+    from monitor.stages.cohort_partitions import cohort_partitions
+
+    df = frame(3000, 9)
+    df.loc[:9, "region"] = None
+    categorical = df.assign(region=pd.Categorical(df["region"], categories=sorted(REGIONS, reverse=True)))
+    for cur in (df, categorical):
+        base = cur.iloc[::-1].reset_index(drop=True)  # the same rows in another order
+        (part,), errors = cohort_partitions(cur, base, [CohortConfig(column="region")])
+        assert not errors and set(part.names) == {f"region={r}" for r in REGIONS}
+        for code, name in enumerate(part.names):
+            assert set(base["region"][part.baseline == code].astype(str)) == {name.removeprefix("region=")}
+        assert (part.baseline == -1).sum() == 10 and base["region"][part.baseline == -1].isna().all()
+        assert np.array_equal(part.baseline, part.current[::-1])

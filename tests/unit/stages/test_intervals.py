@@ -176,3 +176,18 @@ def test_bh_adjust_matches_hand_and_scipy():
     assert bh_adjust(q) == pytest.approx(false_discovery_control(q, method="bh"))
     with_nan = bh_adjust([0.01, None, 0.02])
     assert np.isnan(with_nan[1]) and with_nan[0] == pytest.approx(0.02)  # None not counted in m
+
+
+def test_delong_in_blocks_equals_the_whole_array_and_takes_integer_counts(monkeypatch):
+    from monitor.stages.performance import intervals
+
+    rng = np.random.default_rng(3)
+    pos, neg = rng.integers(0, 3, 5000), rng.integers(0, 3, 5000)
+    whole = delong(pos.astype(float), neg.astype(float))
+    assert delong(pos.astype(np.int8), neg.astype(np.int8)) == whole  # one block: the same operations, bit for bit
+    monkeypatch.setattr(intervals, "DELONG_BLOCK", 64)  # 79 blocks: exact cumulative counts, sums to rounding
+    blocked = delong(pos.astype(np.int8), neg.astype(np.int8))
+    assert blocked[0] == whole[0]  # the AUC's numerator is a sum of half-integers: exact in any order
+    assert blocked[1] == pytest.approx(whole[1], rel=1e-13)
+    monkeypatch.setattr(intervals, "DELONG_BLOCK", 1)
+    assert delong(np.array([0, 1], np.int8), np.array([1, 0], np.int8)) == delong(np.array([0, 1.0]), np.array([1, 0.0]))

@@ -416,3 +416,74 @@ def test_mape_far_from_zero_is_tested_and_alerts_on_a_real_regression():
     assert ok.overall["mape"]["verdict"] == "ok" and "untestable" not in ok.overall["mape"]
     bad = evaluate_performance(_price_like(2000, 3, near_zero=False, worse=2.0), base, model, ["mape"], PerformanceConfig(), final=True)
     assert bad.overall["mape"]["regressed"] and bad.overall["mape"]["verdict"] == "regressed"
+
+
+def test_cbpe_reuses_the_sorted_labelled_rows_only_when_they_are_every_scored_row():
+    """Fully labelled window: the prepared rows are the estimate's rows (no second read or sort), with
+    the values of the general path; partly labelled: not reused."""
+    from monitor.stages.performance.cbpe import cbpe
+
+    task = task_for(BIN)
+    base, _, _ = task.prepare(binary_frame(4000, 2))
+    for share, reused in ((1.0, True), (0.7, False)):
+        df = binary_frame(6000, 3, label_share=share)
+        df.loc[5, "score"] = np.nan  # a row without a score is in neither
+        cur, _, _ = task.prepare(df)
+        assert cur.all_scored is reused
+        general = cbpe(task, df, base, ALL_BINARY, 200, 5, 0.95)
+        given = cbpe(task, df, base, ALL_BINARY, 200, 5, 0.95, cur)
+        assert general[0] and json.dumps(given, sort_keys=True) != "" and given[1] == general[1]
+        for name, row in general[0].items():
+            for key, v in row.items():
+                assert given[0][name][key] == (pytest.approx(v, rel=1e-12, abs=1e-12) if isinstance(v, float) else v), (name, key)
+
+
+def test_scores_with_ties_keep_the_row_order_and_summaries_are_views_of_distinct_scores():
+    from monitor.stages.performance.tasks import sort_scores
+
+    s = np.array([0.3, 0.1, 0.3, 0.2, 0.1, 0.3])
+    srt, order, sbin, k = sort_scores(s, stable=True)
+    assert order.tolist() == [1, 4, 3, 0, 2, 5] and sbin.tolist() == [0, 0, 1, 2, 2, 2] and k == 3
+    assert sort_scores(np.array([0.5, 0.2, 0.9]), stable=True)[1].tolist() == [1, 0, 2]
+    task = task_for(BIN)
+    distinct, _, _ = task.prepare(binary_frame(500, 4))
+    (whole,) = summarize(distinct, task.resolve(["roc_auc"]), 2)
+    idx, pos, neg = whole.rank[0]
+    assert np.shares_memory(pos, distinct.y) and pos.dtype == np.int8 and (pos + neg == 1).all()
+    tied = binary_frame(500, 4).assign(score=lambda d: d["score"].round(1))
+    prepared, _, _ = task.prepare(tied)
+    (s2,) = summarize(prepared, task.resolve(["roc_auc"]), 2)
+    assert s2.rank[0][1].dtype == np.int8 and len(s2.rank[0][0]) == prepared.n_bins < 20
+
+
+def test_a_total_kept_for_the_rest_subtracts_as_the_full_one():
+    task = task_for(BIN)
+    data, _, _ = task.prepare(binary_frame(3000, 6))
+    specs = task.resolve(["roc_auc", "accuracy", "log_loss"])
+    codes = (np.arange(data.n) % 3).astype(np.int8) - 1  # groups 0 and 1, and rows in none (-1)
+    (total,) = summarize(data, specs, 2)
+    parts = summarize(data, specs, 2, codes, 2)
+    assert [p.n for p in parts] == [1000, 1000]
+    kept = total.for_rest()
+    for p in parts:
+        a, b = total.minus(p), kept.minus(p)
+        assert a.n == b.n and np.array_equal(a.confusion, b.confusion)
+        assert all(np.array_equal(x, y) for x, y in zip(a.rank[0], b.rank[0]))
+    assert kept.rank[0][1].size == len(np.unique(data.score))  # fewer than REST_BINS scores: the same cells
+
+
+def test_rows_in_no_group_are_left_out_exactly():
+    from dataclasses import replace
+
+    task = task_for(BIN)
+    data, _, _ = task.prepare(binary_frame(3000, 7))
+    specs = task.resolve(["roc_auc", "accuracy", "log_loss", "brier", "calibration_error"])
+    inside = np.arange(data.n) % 4 != 0
+    (one,) = summarize(data, specs, 2, np.where(inside, 0, -1), 1)
+    sub = replace(data, y=data.y[inside], pred=data.pred[inside], rows=data.rows[inside], score=data.score[inside])
+    sub = replace(sub, sbin=np.r_[0, np.cumsum(sub.score[1:] != sub.score[:-1])], n_bins=len(np.unique(sub.score)))
+    (ref,) = summarize(sub, specs, 2)
+    assert one.n == ref.n == inside.sum() and np.array_equal(one.confusion, ref.confusion)
+    assert all(np.array_equal(one.moments[k][i], ref.moments[k][i]) for k in ref.moments for i in (0, 1))  # bit for bit
+    assert np.array_equal(one.ece, ref.ece) and np.array_equal(one.rank[0][1], ref.rank[0][1])
+    assert estimate(one, specs, [0, 1], 0.95, 0, 1) == estimate(ref, specs, [0, 1], 0.95, 0, 1)
