@@ -62,6 +62,7 @@ class ParquetColumns:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, pd.Series] = OrderedDict()
         self._cached_bytes = 0
+        self._dtypes: Optional[dict[str, Any]] = None
         # row-group boundaries, for reading a few rows
         self._groups: list[tuple[int, int, int]] = []  # (start row, file index, row group)
         start = 0
@@ -94,15 +95,20 @@ class ParquetColumns:
         t = types.pop()
         if pa.types.is_null(t) or pa.types.is_dictionary(t) or pa.types.is_nested(t):
             return None
-        return self.empty_frame()[name].dtype
+        if self._dtypes is None:  # once: building the empty frame per call made a wide table's lookups quadratic
+            self._dtypes = dict(self.empty_frame().dtypes.items())
+        return self._dtypes[name]
 
-    def column(self, name: str) -> pd.Series:
+    def column(self, name: str, *, keep: bool = True) -> pd.Series:
+        """The column as a Series; `keep=False` reads it without adding it to the cache (a one-off use)."""
         with self._lock:
             hit = self._cache.get(name)
             if hit is not None:
                 self._cache.move_to_end(name)
                 return hit
         s = self._read(name)
+        if not keep:
+            return s
         size = int(s.memory_usage(index=False, deep=False))
         with self._lock:
             if name not in self._cache and size <= _CACHE_BYTES:
@@ -219,6 +225,14 @@ class ColumnFrame:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
+
+    def peek(self, name: str) -> pd.Series:
+        """`frame[name]` read without keeping it in the column cache: for a one-off use such as a
+        summary of the column (a cached column is served from the cache)."""
+        if name not in self._names:
+            raise KeyError(name)
+        s = self._full(name) if name in self._extra else self._src.column(name, keep=False)
+        return s if self._rows is None else s.iloc[self._rows].reset_index(drop=True)
 
     # ------------------------------------------------------------------ columns
     def _full(self, name: str) -> pd.Series:
@@ -404,11 +418,13 @@ def stream_cells() -> int:
         return STREAM_CELLS
 
 
-def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto") -> Optional[ColumnFrame]:
-    """A ColumnFrame over these parquet objects when they are too large to load, else None.
+def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto", *, lazy: bool = False) -> Optional[ColumnFrame]:
+    """A ColumnFrame over these parquet objects when they are too large to load (or `lazy`: always,
+    so that only the columns a run asks for are read), else None.
 
     Local files are opened in place. Remote objects larger than STREAM_DOWNLOAD_BYTES in total
-    are first downloaded to a temporary directory (removed with the frame), then streamed.
+    (any size when `lazy`) are first downloaded to a temporary directory (removed with the frame),
+    then streamed.
     """
     import pyarrow.parquet as pq
 
@@ -424,7 +440,7 @@ def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto") -> Optio
     paths = [storage.local_path(o.uri) for o in objs]
     keep: list[Any] = []
     if any(p is None for p in paths):
-        if sum(o.size for o in objs) < STREAM_DOWNLOAD_BYTES and limit > 0:
+        if sum(o.size for o in objs) < STREAM_DOWNLOAD_BYTES and limit > 0 and not lazy:
             return None
         import tempfile
 
@@ -442,7 +458,7 @@ def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto") -> Optio
             cells += md.num_rows * md.num_columns
     except Exception:  # noqa: BLE001 - not parquet after all: the normal reader reports it
         return None
-    if cells <= limit and not keep:
+    if cells <= limit and not keep and not lazy:
         return None
     return ColumnFrame(ParquetColumns(paths, keep=keep))
 

@@ -55,7 +55,8 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     # Reference: the run cannot proceed without it.
     ref_frames, ref_ids = [], []
     for uri in cfg.reference.uris:
-        df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.reference.format, csv_options=cfg.reference.csv_options)
+        df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.reference.format, csv_options=cfg.reference.csv_options,
+                                  lazy=True)
         ref_frames.append(df)
         ref_ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
         record("reference", objs, len(df))
@@ -70,7 +71,8 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     if cfg.baseline:
         frames = []
         for uri in cfg.baseline.uris:
-            df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.baseline.format, csv_options=cfg.baseline.csv_options)
+            df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.baseline.format, csv_options=cfg.baseline.csv_options,
+                                      lazy=True)
             frames.append(df)
             record("baseline", objs, len(df))
         baseline = frames[0] if len(frames) == 1 else concat(frames)

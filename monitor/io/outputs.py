@@ -2,6 +2,7 @@
 
     <output.uri>/<name>/date=YYYY-MM-DD/{metrics.json, report.html, manifest.json, to_annotate.csv}
     <output.uri>/<name>/_profiles/<key>.npz        the cached reference profile (drift)
+    <output.uri>/<name>/_profiles/<key>.json       the cached reference summary (quality)
 
 History (the committed metrics.json of earlier dates) is what trends and "new vs ongoing" alerts read;
 how a date's outputs are committed together is monitor.io.commit.
@@ -20,7 +21,7 @@ from monitor.errors import MonitorError
 from monitor.io.commit import committed_metrics, read_manifest, sweep_staging
 from monitor.io.storage import STAGING_DIR, LocalStorage, S3Storage, Storage, join_uri, storage_for
 
-__all__ = ["output_prefix", "load_history", "read_manifest", "sweep_leftovers", "link", "cached_profile"]
+__all__ = ["output_prefix", "load_history", "read_manifest", "sweep_leftovers", "link", "cached_profile", "read_cached", "write_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +85,25 @@ def cached_profile(
     except MonitorError:
         pass
     return profile, False
+
+
+def _cache_uri(cfg: MonitorConfig, name: str) -> str:
+    return join_uri(cfg.output.uri, cfg.name, "_profiles", name)
+
+
+def read_cached(cfg: MonitorConfig, name: str, s3: Optional[S3Storage]) -> Optional[bytes]:
+    """A file of the reference cache (`_profiles/<name>`), or None when it is not there or unreadable."""
+    uri = _cache_uri(cfg, name)
+    try:
+        return storage_for(uri, s3=s3).read_bytes(uri)
+    except Exception:  # noqa: BLE001 - missing or unreadable: the caller works it out again
+        return None
+
+
+def write_cached(cfg: MonitorConfig, name: str, data: bytes, s3: Optional[S3Storage]) -> None:
+    """Write a file of the reference cache; a failed write is ignored (caching is an optimisation)."""
+    uri = _cache_uri(cfg, name)
+    try:
+        storage_for(uri, s3=s3).write_bytes(uri, data)
+    except MonitorError as exc:
+        log.info("could not cache %s: %s", uri, exc)

@@ -17,7 +17,7 @@ from monitor.alerts import Alert, mark_new, resolved_since, status_of
 from monitor.document import SCHEMA_VERSION, MetricsDocument
 from monitor.errors import MonitorError
 from monitor.io.inputs import Inputs, window_dates
-from monitor.io.outputs import cached_profile
+from monitor.io.outputs import cached_profile, read_cached, write_cached
 from monitor.jsonutil import to_jsonable
 from monitor.run.context import RunContext
 from monitor.textcut import bound_json
@@ -74,10 +74,16 @@ class StageRunner:
 # --------------------------------------------------------------------------- the stages
 
 
+@dataclass
 class QualityStage:
-    """Always runs: with quality switched off it still checks arrival."""
+    """Always runs: with quality switched off it still checks arrival.
 
-    name = "quality"
+    The reference's per-feature figures the checks compare with (dtype, nulls, range, categories) are
+    cached next to the drift profile, keyed by the snapshot (`drift.cache_profile`): a run on a cached
+    snapshot reads none of the reference's feature columns."""
+
+    s3: Optional[S3Storage] = None
+    name: str = "quality"
 
     def applies(self, ctx: RunContext) -> bool:
         return True
@@ -85,14 +91,37 @@ class QualityStage:
     def run(self, ctx: RunContext, done: dict[str, Any]) -> Any:
         from monitor.stages.quality import check_quality
 
+        stats, cache = self._reference_stats(ctx)
         ref_days = _reference_days(ctx.cfg, ctx.reference)
-        return check_quality(
+        result = check_quality(
             ctx.current, ctx.reference, model=ctx.cfg.model, features=ctx.features, config=ctx.cfg.quality,
             window_start=ctx.window[0], window_end=ctx.window[-1], partitions=ctx.inputs.partitions,
             history=ctx.history, labels=ctx.inputs.labels,
             reference_daily_rows=(len(ctx.reference) / ref_days) if ref_days else None,
             labels_partitioned=ctx.inputs.labels_partitioned, labels_due=ctx.inputs.labels_due,
+            reference_stats=stats,
         )
+        if cache and stats.changed:
+            write_cached(ctx.cfg, cache, stats.to_json(), self.s3)
+        return result
+
+    def _reference_stats(self, ctx: RunContext) -> tuple[Any, Optional[str]]:
+        """The reference's figures (from the cache when an earlier run on this snapshot left them) and the cache's name."""
+        import hashlib
+
+        from monitor.stages.quality.refstats import FORMAT, VERSION, ReferenceStats
+
+        identity = ctx.inputs.reference_identity
+        if not (ctx.cfg.drift.cache_profile and identity):
+            return ReferenceStats(ctx.reference, kinds=ctx.features), None
+        name = hashlib.sha256(f"{FORMAT}|{VERSION}|{identity}".encode()).hexdigest()[:20] + ".json"
+        raw = read_cached(ctx.cfg, name, self.s3)
+        if raw is not None:
+            try:
+                return ReferenceStats.from_json(ctx.reference, raw, kinds=ctx.features), name
+            except (ValueError, TypeError, KeyError, AttributeError):
+                pass  # corrupt or of another version: worked out again and rewritten
+        return ReferenceStats(ctx.reference, kinds=ctx.features), name
 
 
 @dataclass
@@ -272,7 +301,7 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
     """Run the stages over `ctx` and assemble the metrics document (the metrics.json contract)."""
     runner = StageRunner()
     done: dict[str, Any] = {}
-    q = done["quality"] = runner.run(QualityStage(), ctx, done)
+    q = done["quality"] = runner.run(QualityStage(s3=s3), ctx, done)
     # The labels table (already joined into `current`) is read by the quality checks only: release it
     # before the later stages' peak (0.8 GB at 50M labels).
     ctx.inputs.labels = None
@@ -355,10 +384,13 @@ def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:
     out.update({c: "categorical" for c in cat or []})
     if num is not None and cat is not None:
         return out
+    schema_dtype = getattr(reference, "schema_dtype", None)  # a lazily read reference: its schema, no read
     for col in reference.columns:
         if col in reserved or col in out:
             continue
-        s = reference[col]
+        d = schema_dtype(col) if schema_dtype is not None else None
+        # the storage dtype decides the kind but for object columns (nulls only widen int to float, bool to object)
+        s = d if d is not None and not pd.api.types.is_object_dtype(d) else reference[col].dtype
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             if pd.api.types.is_datetime64_any_dtype(s) or cat is not None:
                 continue

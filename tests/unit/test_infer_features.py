@@ -46,3 +46,25 @@ def test_class_probabilities_are_outputs_not_features():
     got = infer_features(_cfg(multiclass=True), REF)
     assert "p_a" not in got and "p_b" not in got and "p" not in got and "id" not in got
     assert got == {"px_0": "numerical", "px_1": "numerical", "zip": "numerical", "s": "numerical", "channel": "categorical"}
+
+
+def test_a_lazily_read_reference_is_typed_from_its_schema(tmp_path):
+    """Kinds from the parquet schema, as a read would give them (nulls widen ints to floats, bools to
+    objects: the same kinds); only columns the schema cannot tell (objects, e.g. decimals) are read."""
+    from decimal import Decimal
+
+    from monitor.io.columns import ColumnFrame, ParquetColumns
+
+    path = tmp_path / "ref.parquet"
+    df = REF.assign(n_null=pd.array([1, None, 3, 4], dtype="Int64"), flag=pd.array([True, None, False, True], dtype="boolean"),
+                    amount=[Decimal("1.5"), Decimal("2"), None, Decimal("3")],
+                    seen=pd.to_datetime(["2026-01-01"] * 4))
+    df.to_parquet(path, index=False)
+    src = ParquetColumns([path])
+    reads: list[str] = []
+    read = src._read
+    src._read = lambda name: (reads.append(name), read(name))[1]  # type: ignore[method-assign]
+    for features in ({"categorical": ["zip"]}, {"numerical": ["px_0"]}, None):
+        cfg = _cfg(features)
+        assert infer_features(cfg, ColumnFrame(src)) == infer_features(cfg, pd.read_parquet(path))
+    assert set(reads) == {"amount"}

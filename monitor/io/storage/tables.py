@@ -106,15 +106,19 @@ def read_tables(
     columns: Optional[Sequence[str]] = None,
     fmt: str = "auto",
     csv_options: Optional[Mapping[str, Any]] = None,
+    lazy: bool = False,
 ) -> tuple[pd.DataFrame, list[ObjectInfo]]:
-    """Read a file or every table file under a prefix, concatenated; returns the frame and what was read."""
+    """Read a file or every table file under a prefix, concatenated; returns the frame and what was read.
+
+    Parquet is read column by column when used (a ColumnFrame) when it is large, or always with
+    `lazy` (the reference: a run uses a few of its columns, and summaries of the others)."""
     import pandas as pd
 
     objs = storage.expand(uri)
     if columns is None and fmt in ("auto", "parquet"):
         from monitor.io.columns import open_streamed
 
-        streamed = open_streamed(storage, objs, fmt)  # a large day: read column by column when used
+        streamed = open_streamed(storage, objs, fmt, lazy=lazy)  # a large day: read column by column when used
         if streamed is not None:
             return streamed, objs
     frames = [read_table(storage, o.uri, columns=columns, fmt=fmt, csv_options=csv_options) for o in objs]

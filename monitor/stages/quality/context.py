@@ -14,6 +14,7 @@ import pandas as pd
 
 from monitor.config import ModelConfig, QualityConfig
 from monitor.stages.performance.tasks import task_for
+from monitor.stages.quality.refstats import ReferenceStats
 
 __all__: list[str] = []  # internal to the quality package
 
@@ -48,6 +49,7 @@ class Context:
     schema: SchemaAnalysis = field(default_factory=SchemaAnalysis)
     columns: dict[str, dict] = field(default_factory=dict)  # per-feature profile (see values.profile_columns)
     usable: dict[str, str] = field(default_factory=dict)  # feature -> kind, still fit for drift and performance
+    reference_stats: Optional[ReferenceStats] = None  # the reference's per-column figures (cached ones, or read here)
 
     @property
     def n(self) -> int:
@@ -65,6 +67,11 @@ class Context:
         """A column as the checks see it: converted back to its training type when it was retyped."""
         done = self.schema.coercions.get(name)
         return done[1] if done is not None else self.current[name]
+
+    @cached_property
+    def stats(self) -> ReferenceStats:
+        """The reference's per-column figures the value checks compare with."""
+        return self.reference_stats if self.reference_stats is not None else ReferenceStats(self.reference, kinds=self.features)
 
     @cached_property
     def score(self) -> Optional[pd.Series]:

@@ -13,6 +13,7 @@ from monitor.stages.quality.coltypes import _convert
 from monitor.stages.quality.common import _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
 from monitor.stages.quality.labels import labels_profile
+from monitor.stages.quality.refstats import ReferenceStats
 from monitor.stages.quality.registry import run_checks
 from monitor.stages.quality.result import Finding, QualityResult
 from monitor.stages.quality.schema import analyse_schema
@@ -36,8 +37,12 @@ def check_quality(
     reference_daily_rows: Optional[float] = None,
     labels_partitioned: bool = True,
     labels_due: Optional[dict] = None,
+    reference_stats: Optional[ReferenceStats] = None,
 ) -> QualityResult:
-    """Run every enabled quality check on the window; never raises on bad data, only on bad arguments."""
+    """Run every enabled quality check on the window; never raises on bad data, only on bad arguments.
+
+    `reference_stats`: the reference's per-column figures (e.g. cached by an earlier run on the same
+    snapshot); by default each feature's reference column is read once and summed up here."""
     for col, kind in features.items():
         if kind not in ("numerical", "categorical"):
             raise DataError(f"feature {col!r} has kind {kind!r}; use 'numerical' or 'categorical'")
@@ -47,10 +52,11 @@ def check_quality(
     except Exception as exc:  # noqa: BLE001 - the run goes on with the columns as they are
         schema = SchemaAnalysis()
         early.append(Finding("schema", "schema", "warning", f"The schema checks could not run on this data ({_why(exc)})"))
-    columns, usable, found = profile_columns(current, reference, features, schema)
+    stats = reference_stats if reference_stats is not None else ReferenceStats(reference, kinds=features)
+    columns, usable, found = profile_columns(current, reference, features, schema, stats)
     ctx = Context(
         current, reference, model, features, config, window_start, window_end, partitions, history or [],
-        labels, reference_daily_rows, labels_partitioned, labels_due, schema, columns, usable,
+        labels, reference_daily_rows, labels_partitioned, labels_due, schema, columns, usable, stats,
     )
     sections: dict[str, dict] = {
         "arrival": {}, "volume": {}, "schema": schema.section, "columns": columns, "ids": {}, "timestamps": {},

@@ -12,13 +12,15 @@ import pandas as pd
 from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
 from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _repeats, _rows, _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
+from monitor.stages.quality.refstats import ReferenceStats
 from monitor.stages.quality.result import Finding
 
 __all__: list[str] = []  # internal to the quality package
 
 
 def profile_columns(
-    current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], schema: SchemaAnalysis
+    current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], schema: SchemaAnalysis,
+    stats: Optional[ReferenceStats] = None,
 ) -> tuple[dict[str, dict], dict[str, str], list[Finding]]:
     """Every feature's profile (the `columns` section before the checks add to it), the usable
     features (present, not all-null, of the training type or converted to it), and a finding
@@ -26,11 +28,12 @@ def profile_columns(
     columns: dict[str, dict] = {}
     usable: dict[str, str] = {}
     out: list[Finding] = []
+    stats = stats if stats is not None else ReferenceStats(reference, kinds=features)
     for col, kind in features.items():
         try:
-            columns[col] = _profile(col, kind, current, reference, schema)
+            columns[col] = _profile(col, kind, current, reference, schema, stats)
         except Exception as exc:  # noqa: BLE001 - one unreadable column must not sink the others
-            columns[col] = {**_blank(col, kind, current, reference), "note": f"could not be checked: {type(exc).__name__}"}
+            columns[col] = {**_blank(col, kind, current, reference, stats), "note": f"could not be checked: {type(exc).__name__}"}
             msg = f"`{col}` could not be checked ({_why(exc)}), so it is left out of this run"
             out.append(Finding("values", col, "warning", msg))
         if columns[col]["usable"]:
@@ -38,11 +41,11 @@ def profile_columns(
     return columns, usable, out
 
 
-def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame) -> dict[str, Any]:
+def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, stats: ReferenceStats) -> dict[str, Any]:
     return {
         "kind": kind,
         "dtype": str(current[col].dtype) if col in current.columns else None,
-        "dtype_reference": str(reference[col].dtype) if col in reference.columns else None,
+        "dtype_reference": stats.dtype(col) if col in reference.columns else None,
         "null_rate": None,
         "null_rate_reference": None,
         "out_of_range_share": None,
@@ -52,14 +55,16 @@ def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame) 
     }
 
 
-def _profile(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, schema: SchemaAnalysis) -> dict:
-    info = _blank(col, kind, current, reference)
+def _profile(
+    col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, schema: SchemaAnalysis, stats: ReferenceStats
+) -> dict:
+    info = _blank(col, kind, current, reference, stats)
     if col not in current.columns:
         info["note"] = "missing"
         return info
-    ref = reference[col] if col in reference.columns else None
-    if ref is not None and len(reference):
-        info["null_rate_reference"] = float(ref.isna().mean())
+    has_ref = col in reference.columns
+    if has_ref and len(reference):
+        info["null_rate_reference"] = stats.n_null(col) / len(reference)  # = float(isna().mean()), exactly
     if len(current) == 0:
         info["usable"] = True
         return info
@@ -71,13 +76,13 @@ def _profile(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame
     type_ok = rk is None or ck is None or _compatible(rk, ck) or done is not None
     if null_rate == 1.0:
         info["note"] = "all null"
-    elif ref is not None and len(reference) and ref.notna().sum() == 0:
+    elif has_ref and len(reference) and stats.n_null(col) == len(reference):
         info["note"] = "all null in the reference"
     elif not type_ok:
         info["note"] = "type changed"
     else:
         info["usable"] = True
-    info["_checkable"] = ref is not None and len(reference) > 0 and null_rate < 1.0 and type_ok
+    info["_checkable"] = has_ref and len(reference) > 0 and null_rate < 1.0 and type_ok
     return info
 
 
@@ -122,19 +127,18 @@ def check_out_of_range(ctx: Context) -> tuple[dict, list[Finding]]:
         values = ctx.col(col)  # nulls stay in (as NaN) and are left out of the counts: no copy of the column
         if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
             continue
-        rv = pd.to_numeric(ctx.reference[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        rv = rv[np.isfinite(rv)]
+        ref_range = ctx.stats.finite_range(col)  # the reference's finite values read as numbers
         x = values.to_numpy(dtype=float, na_value=np.nan)
         n_valid = x.size - int(np.count_nonzero(np.isnan(x)))
-        if len(rv) == 0 or n_valid == 0:
+        if ref_range is None or n_valid == 0:
             continue
-        lo, hi = float(rv.min()), float(rv.max())
+        lo, hi, n_ref = ref_range
         outside = (x < lo) | (x > hi)  # +-inf count as outside, NaN never
         k_out = int(np.count_nonzero(outside))
         share = k_out / n_valid
-        expected = 2.0 / (len(rv) + 1)
+        expected = 2.0 / (n_ref + 1)
         columns[col] = {"out_of_range_share": share, "out_of_range_expected": expected, "reference_range": [lo, hi]}
-        alert, _ = _excess(k_out, n_valid, 2, len(rv) + 1, ctx.config.out_of_range_share, ctx.config.significance_z)
+        alert, _ = _excess(k_out, n_valid, 2, n_ref + 1, ctx.config.out_of_range_share, ctx.config.significance_z)
         if not alert:
             continue
         extreme = ([f"min today {_num(float(np.nanmin(x)))}"] if (x < lo).any() else []) + (
@@ -156,17 +160,16 @@ def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
         n_valid = int(np.count_nonzero(present))
         if not n_valid:
             continue
-        ref_counts = ctx.reference[col].dropna().value_counts()
-        unseen_mask = present & ~values.isin(ref_counts.index).to_numpy(dtype=bool, na_value=False)
+        seen, singletons, ref_total = ctx.stats.categories(col)  # the reference's non-null values
+        unseen_mask = present & ~values.isin(seen).to_numpy(dtype=bool, na_value=False)
         share = int(np.count_nonzero(unseen_mask)) / n_valid
         # Good-Turing: the share of reference rows whose category occurs once is what a new sample
         # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
-        singletons = int((ref_counts == 1).sum())
-        info: dict[str, Any] = {"unseen_share": share, "unseen_share_expected": singletons / max(int(ref_counts.sum()), 1)}
+        info: dict[str, Any] = {"unseen_share": share, "unseen_share_expected": singletons / max(ref_total, 1)}
         if share > 0:
             info["unseen_examples"] = [_plain(v) for v in values[unseen_mask].value_counts().index[:k]]
         columns[col] = info
-        alert, _ = _excess(int(unseen_mask.sum()), n_valid, singletons, int(ref_counts.sum()),
+        alert, _ = _excess(int(unseen_mask.sum()), n_valid, singletons, ref_total,
                            ctx.config.unseen_category_share, ctx.config.significance_z)
         if not alert:
             continue

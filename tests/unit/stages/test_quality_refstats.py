@@ -1,0 +1,128 @@
+"""The reference's per-column figures the value checks compare with: read once per column, cached
+between runs on the same snapshot, and giving exactly the results the checks gave from the columns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.io.columns import ColumnFrame, ParquetColumns
+from monitor.stages.quality import refstats
+from monitor.stages.quality.refstats import ReferenceStats
+from tests.unit.stages.test_quality import FEATURES, make_frame, run
+
+KINDS = {**FEATURES, "code": "categorical"}
+
+
+def _reference(n: int = 400) -> pd.DataFrame:
+    ref = make_frame(n, seed=1).drop(columns=["id", "ts", "y_pred", "y_pred_proba"])
+    ref.loc[::7, "income"] = np.nan
+    ref.loc[::11, "region"] = None
+    return ref.assign(code=np.arange(n) % 5)  # an integer-coded category
+
+
+def _current() -> pd.DataFrame:
+    cur = make_frame(300, seed=2)
+    cur.loc[:30, "income"] = 1e9  # out of range
+    cur.loc[:40, "region"] = "mars"  # unseen
+    return cur.assign(code=np.where(np.arange(300) < 60, 9, np.arange(300) % 5))
+
+
+def _doc(result) -> dict:
+    return json.loads(json.dumps(result.to_dict(), default=str))
+
+
+def _parquet_frame(tmp_path, df: pd.DataFrame) -> tuple[ColumnFrame, list[str]]:
+    """A lazily read reference, and the list of the columns read from its file (in order)."""
+    path = tmp_path / "reference.parquet"
+    df.to_parquet(path, index=False)
+    src = ParquetColumns([path])
+    reads: list[str] = []
+    read = src._read
+    src._read = lambda name: (reads.append(name), read(name))[1]  # type: ignore[method-assign]
+    return ColumnFrame(src), reads
+
+
+def test_cached_figures_give_the_same_result_as_the_columns():
+    ref, cur = _reference(), _current()
+    first = ReferenceStats(ref, kinds=KINDS)
+    plain = run(cur, ref, features=KINDS, reference_stats=first)
+    assert first.changed
+    cached = ReferenceStats.from_json(ref, first.to_json(), kinds=KINDS)
+    again = run(cur, ref, features=KINDS, reference_stats=cached)
+    assert not cached.changed  # everything came from the cache
+    assert _doc(again) == _doc(plain) == _doc(run(cur, ref, features=KINDS))
+    checks = {f.check for f in plain.findings}
+    assert {"out_of_range", "unseen_categories"} <= checks  # the figures were used, not skipped
+    assert plain.columns["income"]["null_rate_reference"] == float(ref["income"].isna().mean())
+    assert plain.columns["income"]["dtype_reference"] == "float64"
+
+
+def test_a_cached_snapshot_reads_no_feature_column(tmp_path):
+    ref, cur = _reference(), _current()
+    frame, reads = _parquet_frame(tmp_path, ref)
+    stats = ReferenceStats(frame, kinds=KINDS)
+    run(cur, frame, features=KINDS, reference_stats=stats)
+    assert sorted(set(reads) & set(KINDS)) == sorted(KINDS)
+    assert all(reads.count(c) == 1 for c in KINDS)  # each feature read once for all its figures
+    assert not set(frame._src._cache) & set(KINDS)  # ... and not kept in the column cache
+
+    reads.clear()
+    cached = ReferenceStats.from_json(frame, stats.to_json(), kinds=KINDS)
+    run(cur, frame, features=KINDS, reference_stats=cached)
+    assert not set(reads) & set(KINDS)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.update(rows=d["rows"] + 1),
+    lambda d: d.update(version=0),
+    lambda d: d["columns"]["income"].update(range=["a", 1, 2]),
+    lambda d: d["columns"]["income"].update(n_null=10**9),
+    lambda d: d["columns"]["region"]["categories"].update(dtype="int64"),  # text values that are not integers
+    lambda d: d["columns"]["region"].update(surprise=1),
+])
+def test_a_damaged_cache_is_not_trusted(damage):
+    ref = _reference()
+    stats = ReferenceStats(ref, kinds=KINDS)
+    run(_current(), ref, features=KINDS, reference_stats=stats)
+    doc = json.loads(stats.to_json())
+    ReferenceStats.from_json(ref, json.dumps(doc).encode())  # intact: trusted
+    damage(doc)
+    with pytest.raises((ValueError, TypeError)):
+        ReferenceStats.from_json(ref, json.dumps(doc).encode())
+
+
+def test_categories_that_would_not_survive_json_are_worked_out_again(monkeypatch):
+    ref = pd.DataFrame({"mixed": pd.Series([1, "1", 2.5, None] * 10, dtype=object), "many": [f"v{i}" for i in range(40)],
+                        "text": ["a", "b"] * 20})
+    kinds = {c: "categorical" for c in ref.columns}
+    monkeypatch.setattr(refstats, "CACHED_CATEGORIES", 10)
+    stats = ReferenceStats(ref, kinds=kinds)
+    for c in ref.columns:
+        stats.categories(c)
+    cols = json.loads(stats.to_json())["columns"]
+    assert "categories" in cols["text"]
+    assert "categories" not in cols["mixed"] and "categories" not in cols["many"]
+    again = ReferenceStats.from_json(ref, stats.to_json(), kinds=kinds)
+    assert not again.changed
+    seen, singletons, total = again.categories("many")  # not cached: read again
+    assert again.changed and (singletons, total) == (40, 40) and len(seen) == 40
+
+
+def test_a_figure_that_cannot_be_worked_out_fails_its_check_as_before(monkeypatch):
+    """Worked out early (with the column's other figures), its error is raised where the check asks."""
+    def boom(s: pd.Series):
+        raise TypeError(f"unhashable values in {s.name}")
+
+    ref = _reference()
+    monkeypatch.setitem(refstats._FIGURES, "categories", boom)
+    stats = ReferenceStats(ref, kinds=KINDS)
+    result = run(_current(), ref, features=KINDS, reference_stats=stats)
+    failed = [f for f in result.findings if f.check == "unseen_categories"]
+    assert len(failed) == 1 and "could not run" in failed[0].message and "unhashable values in region" in failed[0].message
+    assert result.columns["region"]["null_rate_reference"] == float(ref["region"].isna().mean())  # its other figures
+    assert not [f for f in result.findings if f.check == "out_of_range" and "could not" in f.message]
+    assert "categories" not in json.loads(stats.to_json())["columns"]["region"]  # nothing cached for it
