@@ -63,7 +63,12 @@ def test_a_lazily_read_reference_is_typed_from_its_schema(tmp_path):
     src = ParquetColumns([path])
     reads: list[str] = []
     read = src._read
-    src._read = lambda name: (reads.append(name), read(name))[1]  # type: ignore[method-assign]
+
+    def spy(name: str) -> pd.Series:
+        reads.append(name)
+        return read(name)
+
+    src._read = spy
     for features in ({"categorical": ["zip"]}, {"numerical": ["px_0"]}, None):
         cfg = _cfg(features)
         assert infer_features(cfg, ColumnFrame(src)) == infer_features(cfg, pd.read_parquet(path))

@@ -42,7 +42,12 @@ def _parquet_frame(tmp_path, df: pd.DataFrame) -> tuple[ColumnFrame, list[str]]:
     src = ParquetColumns([path])
     reads: list[str] = []
     read = src._read
-    src._read = lambda name: (reads.append(name), read(name))[1]  # type: ignore[method-assign]
+
+    def spy(name: str) -> pd.Series:
+        reads.append(name)
+        return read(name)
+
+    src._read = spy  # type: ignore[method-assign]
     return ColumnFrame(src), reads
 
 
