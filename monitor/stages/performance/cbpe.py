@@ -115,9 +115,9 @@ def _binary(
         s_all = task.score_of(current)
         if s_all is None:
             return {}, [f"no performance estimate: score column {task.model.score!r} is not in the window"]
-        pred_all = task.predictions(current, s_all)
-        ok = np.isfinite(s_all) & np.isfinite(pred_all)
-        s, pred = s_all[ok], pred_all[ok].astype(np.int8)
+        pred_all = task.prediction_codes(current, s_all)
+        ok = np.isfinite(s_all) & (pred_all >= 0)
+        s, pred = s_all[ok], pred_all[ok]
         del s_all, pred_all, ok
         s, order, sbin, k = sort_scores(s, stable=False)  # score order: the calibration's lookups run in order
         pred = pred[order]

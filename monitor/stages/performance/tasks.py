@@ -169,12 +169,21 @@ class BinaryTask(Task):
 
     def predictions(self, df: pd.DataFrame, score: Optional[np.ndarray]) -> np.ndarray:
         """1.0 / 0.0 / NaN per row: the prediction column, else the score at the threshold."""
+        codes = self.prediction_codes(df, score)
+        return np.where(codes < 0, np.nan, codes.astype(float))
+
+    def prediction_codes(self, df: pd.DataFrame, score: Optional[np.ndarray]) -> np.ndarray:
+        """1 / 0 / -1 (none) per row as int8: `predictions` in one byte a row."""
         m = self.model
         if m.prediction in df.columns and m.prediction != m.score:
             col = df[m.prediction]
-            return np.where(col.isna().to_numpy(), np.nan, (col == m.positive_label).to_numpy(dtype=float))
+            codes = (col == m.positive_label).to_numpy(dtype=bool, na_value=False).astype(np.int8)
+            codes[col.isna().to_numpy()] = -1
+            return codes
         if score is not None:
-            return np.where(np.isnan(score), np.nan, (score >= m.threshold).astype(float))
+            codes = (score >= m.threshold).astype(np.int8)
+            codes[np.isnan(score)] = -1
+            return codes
         raise DataError(
             f"prediction column {m.prediction!r} is not in the data and no score column is configured "
             f"(set model.prediction to the column holding the model's predictions)"
@@ -196,23 +205,26 @@ class BinaryTask(Task):
         score = self.score_of(df)
         if m.score and score is None:
             notes.append(f"score column {m.score!r} is missing: score metrics are undefined")
-        pred = self.predictions(df, score)
-        ok = used & ~np.isnan(pred)
+        pred = self.prediction_codes(df, score)
+        ok = used & (pred >= 0)
         if score is not None:
             ok &= ~np.isnan(score)
         if ok.sum() < used.sum():
             notes.append(f"{int(used.sum() - ok.sum())} labelled row(s) without a prediction/score were left out")
-        all_scored = score is not None and bool(np.array_equal(ok, np.isfinite(score) & np.isfinite(pred)))
-        rows = np.flatnonzero(ok).astype(np.int32 if len(df) < 2**31 else np.int64)
-        p = pred[rows].astype(np.int8)
+        all_scored = score is not None and bool(np.array_equal(ok, np.isfinite(score) & (pred >= 0)))
+        index = np.int32 if len(df) < 2**31 else np.int64
+        every = bool(ok.all())  # then no copies of the columns: the rows are all of them
+        rows = np.arange(len(df), dtype=index) if every else np.flatnonzero(ok).astype(index)
+        p = pred if every else pred[rows]
         del pred
-        y = (df[m.target].to_numpy()[rows] == m.positive_label).astype(np.int8)
+        target = df[m.target].to_numpy()
+        y = ((target if every else target[rows]) == m.positive_label).astype(np.int8)
+        del target
         if score is None:
             return Prepared(y, p, rows, [0, 1]), ok, notes
-        s = score[rows]
+        s, order, sbin, n_bins = sort_scores(score if every else score[rows], stable=True)
         del score
-        s, order, sbin, n_bins = sort_scores(s, stable=True)
-        y, p, rows = y[order], p[order], rows[order]
+        y, p, rows = y[order], p[order], order.astype(index) if every else rows[order]
         del order
         return Prepared(y, p, rows, [0, 1], s, sbin, n_bins, all_scored), ok, notes
 

@@ -487,3 +487,18 @@ def test_rows_in_no_group_are_left_out_exactly():
     assert all(np.array_equal(one.moments[k][i], ref.moments[k][i]) for k in ref.moments for i in (0, 1))  # bit for bit
     assert np.array_equal(one.ece, ref.ece) and np.array_equal(one.rank[0][1], ref.rank[0][1])
     assert estimate(one, specs, [0, 1], 0.95, 0, 1) == estimate(ref, specs, [0, 1], 0.95, 0, 1)
+
+
+def test_prediction_codes_are_one_byte_with_minus_one_for_no_prediction():
+    task = task_for(BIN)
+    df = pd.DataFrame({"pred": pd.array([1, 0, None, 1], dtype="Int64"), "score": [0.9, 0.2, 0.6, 0.4], "y": [1.0, 0, 1, np.nan]})
+    codes = task.prediction_codes(df, task.score_of(df))
+    assert codes.dtype == np.int8 and codes.tolist() == [1, 0, -1, 1]
+    assert np.array_equal(task.predictions(df, None), [1.0, 0.0, np.nan, 1.0], equal_nan=True)
+    by_score = task.prediction_codes(df.drop(columns="pred"), task.score_of(df))  # no prediction column: the threshold
+    assert by_score.tolist() == [1, 0, 1, 0]
+    prepared, used, notes = task.prepare(df)
+    assert prepared.n == 2 and used.tolist() == [True, True, False, False]
+    assert not prepared.all_scored  # row 3 is scored but not labelled
+    assert task.prepare(df.assign(score=[0.9, 0.2, 0.6, np.nan]))[0].all_scored
+    assert notes == ["1 labelled row(s) without a prediction/score were left out"]
