@@ -63,21 +63,21 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     rank[-1] = -1  # code -1 (null) stays -1
     if len(values) < len(uniques):
         names.append(f"{col}=(other {len(uniques) - len(values):,} values)")
-    bcodes = None
-    if col in base.columns:
-        bcodes = rank[_positions(base[col], uniques)]
-    return [Partition(tuple(names), _small(rank[codes]), None if bcodes is None else _small(bcodes))]
+    cohort_of = _small(rank)  # narrow before the gathers: one byte a row where it fits, not eight
+    bcodes = _cohort_codes(base[col], uniques, cohort_of) if col in base.columns else None
+    return [Partition(tuple(names), cohort_of[codes], bcodes)]
 
 
-def _positions(values: pd.Series, uniques: pd.Index) -> np.ndarray:
-    """Position of each value in `uniques`, matched by value (-1: null or not among them).
+def _cohort_codes(values: pd.Series, uniques: pd.Index, cohort_of: np.ndarray) -> np.ndarray:
+    """The cohort of each value: `cohort_of[i]` for the value `uniques[i]`, matched by value (-1 for
+    nulls and values not among them; `cohort_of[-1]` is -1).
 
     One factorize of the column and a lookup of its distinct values (not a Categorical
     built over the rows; and a categorical column's own category order does not matter).
     """
     codes, seen = pd.factorize(values)
     at = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(np.asarray(seen, dtype=object))
-    return np.append(at, -1)[codes]
+    return cohort_of[np.append(at, -1)][codes]
 
 
 def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]) -> list[Partition]:

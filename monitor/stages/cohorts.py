@@ -40,7 +40,7 @@ from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
 from monitor.stages.performance.stage import compare, flag_regressions, material_test, materiality
 from monitor.stages.performance.summary import Summary, estimate, summarize
-from monitor.stages.performance.tasks import Prepared, Task, task_for
+from monitor.stages.performance.tasks import Prepared, PreparedPair, Task, task_for
 
 __all__ = ["CohortsResult", "evaluate_cohorts", "cohort_partitions", "Partition"]
 
@@ -149,9 +149,12 @@ def evaluate_cohorts(
     config: PerformanceConfig,
     categorical_features: Optional[list[str]] = None,
     *,
-    prepared: Optional[tuple[Prepared, Prepared]] = None,
+    prepared: Optional[PreparedPair | tuple[Prepared, Prepared]] = None,
 ) -> CohortsResult:
-    """Cohort bias per cohort and metric; `prepared` reuses the performance stage's encoded rows."""
+    """Cohort bias per cohort and metric; `prepared` reuses the performance stage's encoded rows
+    (a PreparedPair is taken: they are released with this stage)."""
+    pair = prepared.take() if isinstance(prepared, PreparedPair) else prepared
+    del prepared
     parts, errors = cohort_partitions(
         current, baseline, cohorts, all_categorical=config.all_categorical_cohorts, categorical_features=categorical_features,
         max_values=config.cohort_values,
@@ -160,7 +163,8 @@ def evaluate_cohorts(
         return CohortsResult((), tuple(errors))
     task = task_for(model)
     specs = task.resolve(metrics)
-    cur, base = prepared if prepared is not None else task.prepare_pair(current, baseline)[:2]
+    cur, base = pair if pair is not None else task.prepare_pair(current, baseline)[:2]
+    del pair
     cells = task.n_cells(cur.classes)
     # the totals are only subtracted from (the rest of the data): held coarse, O(REST_BINS) not O(rows)
     totals = [summarize(d, specs, cells)[0].for_rest() for d in (cur, base)]

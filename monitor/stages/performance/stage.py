@@ -31,7 +31,7 @@ from monitor.jsonutil import to_jsonable
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.cbpe import cbpe
 from monitor.stages.performance.summary import MetricEstimate, estimate, summarize
-from monitor.stages.performance.tasks import Prepared, Task, task_for
+from monitor.stages.performance.tasks import PreparedPair, Task, task_for
 
 __all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "material_test", "materiality", "TOO_FEW_LABELS"]
 
@@ -137,8 +137,8 @@ class PerformanceResult:
     notes: tuple = ()
     min_labelled: int = 0
     shared: tuple = ()  # regressed metrics on which no cohort stands out (set by with_cohorts)
-    # the encoded rows (window, baseline), for the cohort stage to reuse; not part of the document
-    prepared: Optional[tuple[Prepared, Prepared]] = field(default=None, repr=False, compare=False)
+    # the encoded rows (window, baseline), for the cohort stage to take and reuse; not part of the document
+    prepared: Optional[PreparedPair] = field(default=None, repr=False, compare=False)
 
     @property
     def label_coverage(self) -> float:
@@ -249,7 +249,8 @@ def evaluate_performance(
         if r and r["value"] is not None and e["value"] is not None:
             estimation_error[name] = r["value"] - e["value"]
     return PerformanceResult(
-        len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled, prepared=(cur, base)
+        len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled,
+        prepared=PreparedPair(cur, base),
     )
 
 

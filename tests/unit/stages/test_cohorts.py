@@ -338,3 +338,17 @@ def test_baseline_rows_of_a_categorical_cohort_column_are_matched_by_value():
             assert set(base["region"][part.baseline == code].astype(str)) == {name.removeprefix("region=")}
         assert (part.baseline == -1).sum() == 10 and base["region"][part.baseline == -1].isna().all()
         assert np.array_equal(part.baseline, part.current[::-1])
+
+
+def test_the_cohort_stage_takes_the_prepared_rows_and_releases_them():
+    base, cur = frame(4000, 11), frame(3000, 12, broken="south")
+    cfg = PerformanceConfig(bootstrap=50)
+    perf = evaluate_performance(cur, base, MODEL, ["roc_auc", "accuracy"], cfg, final=True)
+    handed = perf.prepared
+    assert handed is not None
+    with_rows = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], COHORTS, cfg, prepared=handed)
+    assert handed.take() is None  # taken by the cohort stage: nothing holds the rows after it
+    without = evaluate_cohorts(cur, base, MODEL, ["roc_auc", "accuracy"], COHORTS, cfg)
+    assert json.dumps(with_rows.to_dict(), sort_keys=True) == json.dumps(without.to_dict(), sort_keys=True)
+    untouched = evaluate_performance(cur, base, MODEL, ["roc_auc"], cfg, final=True).prepared
+    assert untouched is not None and untouched.take() is not None  # not taken until a cohort stage runs
