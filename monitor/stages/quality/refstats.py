@@ -79,7 +79,7 @@ class ReferenceStats:
             try:
                 entry[name] = _FIGURES[name](s)
             except Exception as exc:  # noqa: BLE001 - raised again where a check asks for it
-                self._errors[(col, name)] = exc
+                self._errors[(col, name)] = exc.with_traceback(None)  # its frames would keep the column alive
         self.changed = True
 
     # ------------------------------------------------------------------ the cache

@@ -53,7 +53,7 @@ def check_quality(
         schema = SchemaAnalysis()
         early.append(Finding("schema", "schema", "warning", f"The schema checks could not run on this data ({_why(exc)})"))
     stats = reference_stats if reference_stats is not None else ReferenceStats(reference, kinds=features)
-    columns, usable, found = profile_columns(current, reference, features, schema, stats)
+    columns, usable, found = profile_columns(current, reference, features, schema, stats, config)
     ctx = Context(
         current, reference, model, features, config, window_start, window_end, partitions, history or [],
         labels, reference_daily_rows, labels_partitioned, labels_due, schema, columns, usable, stats,
@@ -65,6 +65,7 @@ def check_quality(
     findings = run_checks(ctx, sections) + [f for f in early + found if config.is_on(f.check)]
     for info in columns.values():
         info.pop("_checkable", None)
+        info.pop("_early", None)
     return QualityResult(
         findings=tuple(findings),
         columns=columns,

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from monitor.config import QualityConfig
 from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
 from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _repeats, _rows, _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
@@ -20,18 +21,22 @@ __all__: list[str] = []  # internal to the quality package
 
 def profile_columns(
     current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], schema: SchemaAnalysis,
-    stats: Optional[ReferenceStats] = None,
+    stats: Optional[ReferenceStats] = None, config: Optional[QualityConfig] = None,
 ) -> tuple[dict[str, dict], dict[str, str], list[Finding]]:
     """Every feature's profile (the `columns` section before the checks add to it), the usable
     features (present, not all-null, of the training type or converted to it), and a finding
-    for each column that could not be profiled."""
+    for each column that could not be profiled.
+
+    With `config`, the range and category checks of each column are worked out in the same pass,
+    while the column is in hand (a streamed day is read once for all three, not three times); the
+    checks report them in their turn (`_early`)."""
     columns: dict[str, dict] = {}
     usable: dict[str, str] = {}
     out: list[Finding] = []
     stats = stats if stats is not None else ReferenceStats(reference, kinds=features)
     for col, kind in features.items():
         try:
-            columns[col] = _profile(col, kind, current, reference, schema, stats)
+            columns[col] = _profile(col, kind, current, reference, schema, stats, config)
         except Exception as exc:  # noqa: BLE001 - one unreadable column must not sink the others
             columns[col] = {**_blank(col, kind, current, reference, stats), "note": f"could not be checked: {type(exc).__name__}"}
             msg = f"`{col}` could not be checked ({_why(exc)}), so it is left out of this run"
@@ -41,10 +46,14 @@ def profile_columns(
     return columns, usable, out
 
 
-def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, stats: ReferenceStats) -> dict[str, Any]:
+def _blank(
+    col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, stats: ReferenceStats, cur: Optional[pd.Series] = None
+) -> dict[str, Any]:
+    if cur is None and col in current.columns:
+        cur = current[col]
     return {
         "kind": kind,
-        "dtype": str(current[col].dtype) if col in current.columns else None,
+        "dtype": str(cur.dtype) if cur is not None else None,
         "dtype_reference": stats.dtype(col) if col in reference.columns else None,
         "null_rate": None,
         "null_rate_reference": None,
@@ -56,10 +65,12 @@ def _blank(col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, 
 
 
 def _profile(
-    col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, schema: SchemaAnalysis, stats: ReferenceStats
+    col: str, kind: str, current: pd.DataFrame, reference: pd.DataFrame, schema: SchemaAnalysis, stats: ReferenceStats,
+    config: Optional[QualityConfig] = None,
 ) -> dict:
-    info = _blank(col, kind, current, reference, stats)
-    if col not in current.columns:
+    raw = current[col] if col in current.columns else None  # one read of a streamed column for all its figures
+    info = _blank(col, kind, current, reference, stats, raw)
+    if raw is None:
         info["note"] = "missing"
         return info
     has_ref = col in reference.columns
@@ -69,7 +80,7 @@ def _profile(
         info["usable"] = True
         return info
     done = schema.coercions.get(col)
-    cur = done[1] if done is not None else current[col]
+    cur = done[1] if done is not None else raw
     null_rate = float(cur.isna().mean())  # after conversion: unparseable values count as nulls
     info["null_rate"] = null_rate
     rk, ck = schema.kinds.get(col, (None, None))
@@ -83,7 +94,21 @@ def _profile(
     else:
         info["usable"] = True
     info["_checkable"] = has_ref and len(reference) > 0 and null_rate < 1.0 and type_ok
+    check = {"numerical": ("out_of_range", _range_check), "categorical": ("unseen_categories", _unseen_check)}.get(kind)
+    if info["_checkable"] and config is not None and check is not None and config.is_on(check[0]):
+        try:
+            info["_early"] = check[1](col, cur, stats, config)
+        except Exception as exc:  # noqa: BLE001 - raised again when the check comes to this column
+            info["_early"] = exc.with_traceback(None)  # its frames would keep the column alive
     return info
+
+
+def _early(ctx: Context, col: str, check: Any) -> Any:
+    """The check's figures for the column, worked out by the profile pass when it had the column, else now."""
+    done = ctx.columns.get(col, {}).get("_early", None)
+    if isinstance(done, Exception):
+        raise done
+    return done if done is not None else check(col, ctx.col(col), ctx.stats, ctx.config)
 
 
 def _checkable(ctx: Context, kind: str) -> list[str]:
@@ -124,62 +149,77 @@ def check_out_of_range(ctx: Context) -> tuple[dict, list[Finding]]:
     columns: dict[str, dict] = {}
     out = []
     for col in _checkable(ctx, "numerical"):
-        values = ctx.col(col)  # nulls stay in (as NaN) and are left out of the counts: no copy of the column
-        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-            continue
-        ref_range = ctx.stats.finite_range(col)  # the reference's finite values read as numbers
-        x = values.to_numpy(dtype=float, na_value=np.nan)
-        n_valid = x.size - int(np.count_nonzero(np.isnan(x)))
-        if ref_range is None or n_valid == 0:
-            continue
-        lo, hi, n_ref = ref_range
-        outside = (x < lo) | (x > hi)  # +-inf count as outside, NaN never
-        k_out = int(np.count_nonzero(outside))
-        share = k_out / n_valid
-        expected = 2.0 / (n_ref + 1)
-        columns[col] = {"out_of_range_share": share, "out_of_range_expected": expected, "reference_range": [lo, hi]}
-        alert, _ = _excess(k_out, n_valid, 2, n_ref + 1, ctx.config.out_of_range_share, ctx.config.significance_z)
-        if not alert:
-            continue
-        extreme = ([f"min today {_num(float(np.nanmin(x)))}"] if (x < lo).any() else []) + (
-            [f"max today {_num(float(np.nanmax(x)))}"] if (x > hi).any() else [])
-        severity = "critical" if share >= ctx.config.out_of_range_critical else "warning"
-        msg = f"`{col}`: {_pct(share)} of values outside the training range [{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})"
-        out.append(Finding("out_of_range", col, severity, msg, share, ctx.config.out_of_range_share))
+        figures, finding = _early(ctx, col, _range_check)
+        if figures is not None:
+            columns[col] = figures
+        if finding is not None:
+            out.append(finding)
     return columns, out
+
+
+def _range_check(col: str, values: pd.Series, stats: ReferenceStats, config: QualityConfig) -> tuple[Optional[dict], Optional[Finding]]:
+    """out_of_range on one column: its figures (None: not comparable) and its finding (None: no alert)."""
+    # nulls stay in (as NaN) and are left out of the counts: no copy of the column
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return None, None
+    ref_range = stats.finite_range(col)  # the reference's finite values read as numbers
+    x = values.to_numpy(dtype=float, na_value=np.nan)
+    n_valid = x.size - int(np.count_nonzero(np.isnan(x)))
+    if ref_range is None or n_valid == 0:
+        return None, None
+    lo, hi, n_ref = ref_range
+    outside = (x < lo) | (x > hi)  # +-inf count as outside, NaN never
+    k_out = int(np.count_nonzero(outside))
+    share = k_out / n_valid
+    expected = 2.0 / (n_ref + 1)
+    figures = {"out_of_range_share": share, "out_of_range_expected": expected, "reference_range": [lo, hi]}
+    alert, _ = _excess(k_out, n_valid, 2, n_ref + 1, config.out_of_range_share, config.significance_z)
+    if not alert:
+        return figures, None
+    extreme = ([f"min today {_num(float(np.nanmin(x)))}"] if (x < lo).any() else []) + (
+        [f"max today {_num(float(np.nanmax(x)))}"] if (x > hi).any() else [])
+    severity = "critical" if share >= config.out_of_range_critical else "warning"
+    msg = f"`{col}`: {_pct(share)} of values outside the training range [{_num(lo)}, {_num(hi)}] ({', '.join(extreme)})"
+    return figures, Finding("out_of_range", col, severity, msg, share, config.out_of_range_share)
 
 
 def check_unseen_categories(ctx: Context) -> tuple[dict, list[Finding]]:
     """Categories never seen in training, beyond what the reference's own rare values predict."""
     columns: dict[str, dict] = {}
     out = []
-    k = ctx.config.examples
     for col in _checkable(ctx, "categorical"):
-        values = ctx.col(col)  # nulls stay in and are left out of the counts: no copy of the column
-        present = values.notna().to_numpy()
-        n_valid = int(np.count_nonzero(present))
-        if not n_valid:
-            continue
-        seen, singletons, ref_total = ctx.stats.categories(col)  # the reference's non-null values
-        unseen_mask = present & ~values.isin(seen).to_numpy(dtype=bool, na_value=False)
-        share = int(np.count_nonzero(unseen_mask)) / n_valid
-        # Good-Turing: the share of reference rows whose category occurs once is what a new sample
-        # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
-        info: dict[str, Any] = {"unseen_share": share, "unseen_share_expected": singletons / max(ref_total, 1)}
-        if share > 0:
-            info["unseen_examples"] = [_plain(v) for v in values[unseen_mask].value_counts().index[:k]]
-        columns[col] = info
-        alert, _ = _excess(int(unseen_mask.sum()), n_valid, singletons, ref_total,
-                           ctx.config.unseen_category_share, ctx.config.significance_z)
-        if not alert:
-            continue
-        severity = "critical" if share >= ctx.config.unseen_category_critical else "warning"
-        msg = (
-            f"`{col}`: {_pct(share)} of values ({_rows(int(unseen_mask.sum()))}) are categories never seen in training, "
-            f"e.g. {_examples(info['unseen_examples'], k)}"
-        )
-        out.append(Finding("unseen_categories", col, severity, msg, share, ctx.config.unseen_category_share))
+        figures, finding = _early(ctx, col, _unseen_check)
+        if figures is not None:
+            columns[col] = figures
+        if finding is not None:
+            out.append(finding)
     return columns, out
+
+
+def _unseen_check(col: str, values: pd.Series, stats: ReferenceStats, config: QualityConfig) -> tuple[Optional[dict], Optional[Finding]]:
+    """unseen_categories on one column: its figures (None: no values) and its finding (None: no alert)."""
+    k = config.examples
+    present = values.notna().to_numpy()  # nulls stay in and are left out of the counts: no copy of the column
+    n_valid = int(np.count_nonzero(present))
+    if not n_valid:
+        return None, None
+    seen, singletons, ref_total = stats.categories(col)  # the reference's non-null values
+    unseen_mask = present & ~values.isin(seen).to_numpy(dtype=bool, na_value=False)
+    share = int(np.count_nonzero(unseen_mask)) / n_valid
+    # Good-Turing: the share of reference rows whose category occurs once is what a new sample
+    # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
+    info: dict[str, Any] = {"unseen_share": share, "unseen_share_expected": singletons / max(ref_total, 1)}
+    if share > 0:
+        info["unseen_examples"] = [_plain(v) for v in values[unseen_mask].value_counts().index[:k]]
+    alert, _ = _excess(int(unseen_mask.sum()), n_valid, singletons, ref_total, config.unseen_category_share, config.significance_z)
+    if not alert:
+        return info, None
+    severity = "critical" if share >= config.unseen_category_critical else "warning"
+    msg = (
+        f"`{col}`: {_pct(share)} of values ({_rows(int(unseen_mask.sum()))}) are categories never seen in training, "
+        f"e.g. {_examples(info['unseen_examples'], k)}"
+    )
+    return info, Finding("unseen_categories", col, severity, msg, share, config.unseen_category_share)
 
 
 def _duplicate_rows(ids: pd.Series) -> int:

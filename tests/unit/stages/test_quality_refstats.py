@@ -131,3 +131,26 @@ def test_a_figure_that_cannot_be_worked_out_fails_its_check_as_before(monkeypatc
     assert result.columns["region"]["null_rate_reference"] == float(ref["region"].isna().mean())  # its other figures
     assert not [f for f in result.findings if f.check == "out_of_range" and "could not" in f.message]
     assert "categories" not in json.loads(stats.to_json())["columns"]["region"]  # nothing cached for it
+
+
+def test_a_streamed_day_is_read_once_for_the_three_value_checks(tmp_path, monkeypatch):
+    """Profile, out_of_range and unseen_categories work on each column in one pass: with no column
+    cache at all, each feature of a streamed day is read once (it was three times)."""
+    from monitor.io import columns
+
+    monkeypatch.setattr(columns, "_CACHE_BYTES", 0)
+    ref, cur = _reference(), _current()
+    (tmp_path / "day").mkdir()
+    day, reads = _parquet_frame(tmp_path / "day", cur)
+    plain = run(cur, ref, features=KINDS)
+    streamed = run(day, ref, features=KINDS)
+    assert _doc(streamed) == _doc(plain)
+    assert {c: reads.count(c) for c in KINDS} == {c: 1 for c in KINDS}
+    assert {"out_of_range", "unseen_categories"} <= {f.check for f in streamed.findings}
+
+    reads.clear()  # a check switched off works nothing out for it
+    from monitor.config import QualityConfig
+
+    off = run(day, ref, features=KINDS, config=QualityConfig(checks={"out_of_range": False, "unseen_categories": False}))
+    assert not {"out_of_range", "unseen_categories"} & {f.check for f in off.findings}
+    assert all(off.columns[c]["out_of_range_share"] is None and off.columns[c]["unseen_share"] is None for c in KINDS)
