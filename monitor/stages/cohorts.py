@@ -39,7 +39,7 @@ from monitor.stages.cohort_partitions import Partition, cohort_partitions
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
 from monitor.stages.performance.stage import compare, flag_regressions, material_test, materiality
-from monitor.stages.performance.summary import Summary, estimate, summarize
+from monitor.stages.performance.summary import Summary, estimate, group_sizes, summarize
 from monitor.stages.performance.tasks import Prepared, PreparedPair, Task, task_for
 
 __all__ = ["CohortsResult", "evaluate_cohorts", "cohort_partitions", "Partition"]
@@ -191,7 +191,7 @@ def _partition_rows(ctx: _Context, part: Partition, first: int) -> list[dict]:
     G, cfg = len(part.names), ctx.config
     cur_s = summarize(ctx.cur, ctx.specs, ctx.cells, part.current[ctx.cur.rows], G)
     base_s = summarize(ctx.base, ctx.specs, ctx.cells, part.baseline[ctx.base.rows], G) if part.baseline is not None else None
-    rows = np.bincount(part.current[part.current >= 0], minlength=G)
+    rows = group_sizes(part.current, G)
     out = []
     for g, name in enumerate(part.names):
         i = first + g

@@ -12,6 +12,7 @@ and the calibration error, over score cells (independent of the number of rows).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -22,7 +23,7 @@ from monitor.stages.performance.bootstrap import bootstrap_cells, coarsen_counts
 from monitor.stages.performance.registry import ECE_BINS, EPS, Metric, div
 from monitor.stages.performance.tasks import Prepared
 
-__all__ = ["Summary", "MetricEstimate", "summarize", "estimate", "RANK_BINS", "auc_from_counts", "ap_from_counts"]
+__all__ = ["Summary", "MetricEstimate", "summarize", "group_sizes", "estimate", "RANK_BINS", "auc_from_counts", "ap_from_counts"]
 
 RANK_BINS = 400  # score cells for the PR AUC bootstrap (exact when scores take fewer values)
 REST_BINS = 1 << 16  # score cells for "the rest of the data" (total - cohort): ranking error < 1 / REST_BINS
@@ -107,29 +108,34 @@ def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Option
     partition (or of the rows themselves when every score is distinct): see _rank.
     """
     G = groups
-    key_type = np.int32 if (G + 2) * max(n_cells * n_cells, ECE_BINS) < 2**31 else np.int64
     dropped = False
     if codes is not None:
         codes = np.asarray(codes)
         if codes.size and codes.min() < 0:
-            codes = np.where(codes < 0, G, codes).astype(key_type)
+            codes = codes.astype(_code_type(G))  # a copy in a type that holds G too
+            codes[codes < 0] = G
             dropped = True
-        else:
-            codes = codes.astype(key_type, copy=False)
+        elif codes.dtype.kind not in "iu":
+            codes = codes.astype(_code_type(G))
     elif G != 1:
-        codes = np.zeros(data.n, dtype=key_type)
+        codes = np.zeros(data.n, dtype=np.int8)
     E = G + int(dropped)  # groups counted, the dropped rows last
-    counts = np.bincount(codes, minlength=E)[:E] if codes is not None else np.array([data.n])
-    out = [Summary(int(counts[g]), n_cells) for g in range(E)]
+    out = [Summary(0, n_cells) for _ in range(E)]
+    counts = _block_counts(data.n, E, lambda rows: codes[rows]) if codes is not None else np.array([data.n])
+    for g in range(E):
+        out[g].n = int(counts[g])
     families = {m.family for m in metrics}
     if "confusion" in families:
         K = n_cells * n_cells
-        key: np.ndarray = data.y.astype(key_type) * n_cells
-        key += data.pred.astype(key_type)
-        if codes is not None:
-            key += codes * K
-        cm = np.bincount(key, minlength=E * K)
-        del key
+
+        def cell(rows: slice) -> np.ndarray:
+            key = data.y[rows].astype(np.int64) * n_cells
+            key += data.pred[rows]
+            if codes is not None:
+                key += codes[rows].astype(np.int64) * K
+            return key
+
+        cm = _block_counts(data.n, E * K, cell)
         for g in range(E):
             out[g].confusion = cm[g * K : (g + 1) * K].astype(float)
     for m in metrics:
@@ -139,12 +145,33 @@ def summarize(data: Prepared, metrics: list[Metric], n_cells: int, codes: Option
         _rank(data, codes, out)
     if "ece" in families and data.score is not None:
         b = np.clip((data.score * ECE_BINS).astype(np.int64), 0, ECE_BINS - 1)
-        key = b if codes is None else codes * ECE_BINS + b
+        key = b if codes is None else codes.astype(np.int64) * ECE_BINS + b
         r = data.score - data.y
         parts = [np.bincount(key, weights=w, minlength=E * ECE_BINS) for w in (None, r, r * r)]
         for g in range(E):
             out[g].ece = np.vstack([p[g * ECE_BINS : (g + 1) * ECE_BINS] for p in parts]).astype(float)
     return out[:G]
+
+
+COUNT_BLOCK = 1 << 20  # rows per bincount of integer keys (bincount copies its keys to 8 bytes a row)
+FEW_GROUPS = 16  # up to this many groups, ranking counts are taken group by group (no sort of the rows)
+
+
+def _code_type(top: int) -> type[np.signedinteger]:
+    return np.int8 if top < 2**7 else np.int16 if top < 2**15 else np.int32 if top < 2**31 else np.int64
+
+
+def _block_counts(n: int, length: int, key: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """Counts of the integer keys `key(rows)` of all n rows (0 <= key < length), in blocks of COUNT_BLOCK rows."""
+    out = np.zeros(length, dtype=np.int64)
+    for a in range(0, n, COUNT_BLOCK):
+        out += np.bincount(key(slice(a, a + COUNT_BLOCK)), minlength=length)
+    return out
+
+
+def group_sizes(codes: np.ndarray, groups: int) -> np.ndarray:
+    """Rows per group 0..groups-1 (codes: group per row, -1 = in none), without an 8-byte copy of the codes."""
+    return _block_counts(codes.size, groups + 1, lambda rows: codes[rows].astype(np.int64) + 1)[1:]
 
 
 def _moments(data: Prepared, m: Metric, codes: Optional[np.ndarray], out: list[Summary], dropped: bool) -> None:
@@ -207,44 +234,49 @@ def _small_counts(a: np.ndarray) -> np.ndarray:
 def _rank_counts(sbin: np.ndarray, y: np.ndarray, codes: Optional[np.ndarray], groups: int, ordered: bool) -> list[RankCounts]:
     """Per group: (distinct-score index, positives, negatives) of each score value present, ascending.
 
-    Rows are put in (group, score) order (a 16-bit radix sort by group when already in score
-    order); when every (group, score) pair holds one row, the counts are the labels themselves.
-    The groups' counts are views of one set of arrays.
+    Rows in score order are taken group by group (up to FEW_GROUPS groups) or put in (group,
+    score) order by a 16-bit radix sort; when every (group, score) pair holds one row, the counts
+    are the labels themselves. Several groups' counts are views of one set of arrays.
     """
     if codes is None and ordered:
-        g, sb, yy = None, sbin, y  # one group, already in score order: no sort, no copies
+        return [_runs(sbin, y, None)[:3]]  # one group, already in score order: no sort, no copies
+    if ordered and groups <= FEW_GROUPS:
+        out = []
+        for i in range(groups):
+            rows = np.flatnonzero(codes == i)
+            out.append(_runs(sbin[rows], y[rows], None)[:3])
+            del rows
+        return out
+    if codes is None:
+        order = np.argsort(sbin, kind="stable")
+        g = None
     else:
-        if codes is None:
-            order = np.argsort(sbin, kind="stable")
-            g = None
-        else:
-            small = codes.astype(np.int16) if groups < 2**15 else codes  # 16-bit keys: numpy sorts them by radix, O(n)
-            order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
-            g = small[order]  # the same group numbers, in 16 bits where they fit (2 bytes a row, not 4)
-            del small
-        sb, yy = sbin[order], y[order]
-        del order
+        small = codes if codes.dtype.itemsize <= 2 else codes.astype(np.int16) if groups < 2**15 else codes  # numpy sorts 16-bit keys by radix, O(n)
+        order = np.argsort(small, kind="stable") if ordered else np.lexsort((sbin, small))
+        g = small[order]  # the same group numbers, in 16 bits where they fit (2 bytes a row, not 4)
+        del small
+    sb, yy = sbin[order], y[order]
+    del order
+    idx, pos, neg, run_group = _runs(sb, yy, g)
+    if run_group is None:
+        return [(idx, pos, neg)]
+    bounds = np.searchsorted(run_group, np.arange(groups + 1))
+    return [(idx[bounds[i] : bounds[i + 1]], pos[bounds[i] : bounds[i + 1]], neg[bounds[i] : bounds[i + 1]]) for i in range(groups)]
+
+
+def _runs(sb: np.ndarray, yy: np.ndarray, g: Optional[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Rows in (group, score) order -> per run of equal (group, score): score index, positives, negatives, group."""
     new = sb[1:] != sb[:-1]
     if g is not None:
         new |= g[1:] != g[:-1]
     if new.all():  # one row per (group, score): positives are the labels
-        del new
-        idx, pos = sb, yy.astype(np.int8, copy=False)
-        neg = 1 - pos
-        run_group = g
-    else:
-        starts = np.r_[0, np.flatnonzero(new) + 1]
-        del new
-        pos_all = np.add.reduceat(yy, starts, dtype=np.int64)
-        cnt = np.diff(np.r_[starts, sb.size])
-        idx, pos, neg = sb[starts], _small_counts(pos_all), _small_counts(cnt - pos_all)
-        del pos_all, cnt
-        run_group = None if g is None else g[starts]
-    if run_group is None:
-        bounds = np.array([0, idx.size])
-    else:
-        bounds = np.searchsorted(run_group, np.arange(groups + 1))
-    return [(idx[bounds[i] : bounds[i + 1]], pos[bounds[i] : bounds[i + 1]], neg[bounds[i] : bounds[i + 1]]) for i in range(groups)]
+        pos = yy.astype(np.int8, copy=False)
+        return sb, pos, 1 - pos, g
+    starts = np.r_[0, np.flatnonzero(new) + 1]
+    del new
+    pos_all = np.add.reduceat(yy, starts, dtype=np.int64)
+    cnt = np.diff(np.r_[starts, sb.size])
+    return sb[starts], _small_counts(pos_all), _small_counts(cnt - pos_all), None if g is None else g[starts]
 
 
 # --------------------------------------------------------------------------- estimating

@@ -502,3 +502,25 @@ def test_prediction_codes_are_one_byte_with_minus_one_for_no_prediction():
     assert not prepared.all_scored  # row 3 is scored but not labelled
     assert task.prepare(df.assign(score=[0.9, 0.2, 0.6, np.nan]))[0].all_scored
     assert notes == ["1 labelled row(s) without a prediction/score were left out"]
+
+
+def test_ranking_counts_by_group_are_the_same_taken_group_by_group_or_sorted(monkeypatch):
+    from monitor.stages.performance import summary
+    from monitor.stages.performance.summary import group_sizes
+
+    task = task_for(BIN)
+    tied = binary_frame(4000, 8).assign(score=lambda d: d["score"].round(2))  # runs of several rows per score too
+    specs = task.resolve(["roc_auc", "pr_auc", "accuracy", "brier"])
+    codes = np.random.default_rng(9).integers(-1, 5, 4000).astype(np.int8)
+    for df in (binary_frame(4000, 8), tied):
+        data, _, _ = task.prepare(df)
+        by_group = summarize(data, specs, 2, codes[data.rows], 5)
+        monkeypatch.setattr(summary, "FEW_GROUPS", 0)  # the sort of the rows by group
+        by_sort = summarize(data, specs, 2, codes[data.rows], 5)
+        monkeypatch.undo()
+        for a, b in zip(by_group, by_sort):
+            assert a.n == b.n and np.array_equal(a.confusion, b.confusion)
+            assert all(np.array_equal(x, y) for x, y in zip(a.rank[0], b.rank[0]))
+            assert estimate(a, specs, [0, 1], 0.95, 100, 1) == estimate(b, specs, [0, 1], 0.95, 100, 1)
+    assert group_sizes(codes, 5).tolist() == np.bincount(codes[codes >= 0], minlength=5).tolist()
+    assert group_sizes(np.zeros(0, np.int8), 2).tolist() == [0, 0]
