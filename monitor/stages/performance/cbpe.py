@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.stages.performance import intervals as iv
-from monitor.stages.performance.bootstrap import replicate_se, score_bins
+from monitor.stages.performance.bootstrap import coarsen, replicate_se, score_bins
 from monitor.stages.performance.registry import EPS, div
 from monitor.stages.performance.summary import ap_from_counts, auc_from_counts
 from monitor.stages.performance.tasks import BinaryTask, MulticlassTask, Prepared, Task, sort_scores
@@ -50,14 +50,17 @@ def _pav(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.repeat(vals, sizes)
 
 
-def fit_calibrator(score: np.ndarray, y: np.ndarray, max_bins: int = 2000) -> Callable[[np.ndarray], np.ndarray]:
+def fit_calibrator(
+    score: np.ndarray, y: np.ndarray, max_bins: int = 2000, distinct: Optional[tuple[np.ndarray, int]] = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """Isotonic calibration of scores on labelled data: score -> P(y = 1).
 
     Scores are pooled into at most `max_bins` rank bins first, then fitted with
     pool-adjacent-violators and interpolated linearly between bin centres (clipped
     at the ends), like sklearn's IsotonicRegression(out_of_bounds="clip").
+    `distinct`: the distinct-score index of each row and their number, when known (no sort).
     """
-    b, k = score_bins(score, max_bins)
+    b, k = score_bins(score, max_bins) if distinct is None else coarsen(distinct[0].astype(np.int64), distinct[1], max_bins)
     w = np.bincount(b, minlength=k).astype(float)
     keep = w > 0
     x = np.bincount(b, weights=score, minlength=k)[keep] / w[keep]
@@ -124,7 +127,8 @@ def _binary(
         del order
     if s.size == 0:
         return {}, ["no performance estimate: no scored rows in the window"]
-    fine = _binary_cells(s, pred, sbin, k, fit_calibrator(base.score, base.y.astype(float)))
+    distinct = (base.sbin, base.n_bins) if base.sbin is not None else None
+    fine = _binary_cells(s, pred, sbin, k, fit_calibrator(base.score, base.y.astype(float), distinct=distinct))
     point = _binary_metrics(fine, fine["mu"])
     sims = None
     if n_boot > 0:

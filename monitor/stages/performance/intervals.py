@@ -107,11 +107,12 @@ def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[
     if P <= 0 or N <= 0:
         return None, None
     num = 0.0
-    for p, _n, below, _ in _delong_blocks(pos, neg, P):
+    one = list(_delong_blocks(pos, neg, P)) if pos.size <= DELONG_BLOCK else None  # one block: kept for the second pass
+    for p, _n, below, _ in one or _delong_blocks(pos, neg, P):
         num += float((p * below).sum())
     auc = num / (P * N)  # same operations as the point formula: bit-equal values
     t10 = t01 = 0.0
-    for p, n, below, pos_above in _delong_blocks(pos, neg, P):
+    for p, n, below, pos_above in one or _delong_blocks(pos, neg, P):
         v10 = np.divide(below, N, out=below)  # per positive at this score: share of negatives ranked below
         v10 -= auc
         t10 += float((p * np.square(v10, out=v10)).sum())
