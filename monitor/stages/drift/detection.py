@@ -26,10 +26,8 @@ partition never makes "dataset drift".
 
 from __future__ import annotations
 
-import importlib
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -39,7 +37,7 @@ import pandas as pd
 from monitor.config import DriftConfig
 from monitor.errors import ConfigError, DataError, MonitorError
 from monitor.stages.drift.methods import METHODS, Method, Skip, auto_method, validate_method_names
-from monitor.stages.drift.multivariate import multivariate_drift, sample_rows
+from monitor.stages.drift.multivariate import multivariate_drift, prefetch_classifier, sample_rows
 from monitor.stages.drift.newest_day import Day, newest_day_drift, sample_p_value
 from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
@@ -102,17 +100,15 @@ def detect_drift(
         raise DataError(f"drift: roles must be one of {ROLES}, got {bad}")
     todo, skipped = _columns_to_test(profile, current, config, roles)
     classifier = config.multivariate.enabled and profile.sample is not None
-    if classifier:  # scikit-learn takes seconds to import: do it while the columns are sorted
-        prefetch = threading.Thread(target=importlib.import_module, args=("sklearn.ensemble",), daemon=True)
-        prefetch.start()
     mv_cols = [c for c, r in todo if r == "feature" or (r == "prediction" and config.multivariate.predictions)]
-    rows = sample_rows(len(current), config) if classifier else None
-    encoded: dict[str, np.ndarray] = {}  # the classifier's sample, taken while each column is in memory anyway
+    mv_job = _classifier_in_background(profile, current, mv_cols, config) if classifier else None
+    rows = sample_rows(len(current), config) if classifier and mv_job is None else None
+    encoded: dict[str, np.ndarray] = {}  # a streamed day's sample, taken while each column is in memory anyway
 
     def one(item: tuple[str, str]) -> _Raw:
         col, role = item
         s = current[col]
-        if classifier and col in mv_cols and col in profile.sample_columns:
+        if classifier and mv_job is None and col in mv_cols and col in profile.sample_columns:
             encoded[col] = profile.columns[col].encode(s if rows is None else s.iloc[rows])
         return _safe_column_drift(profile.columns[col], s, role, config)
 
@@ -122,10 +118,28 @@ def detect_drift(
     if newest_day is not None and config.newest_day.enabled:
         day = newest_day_drift(profile, newest_day, [c for c, r in todo if r != "target"], config)
     mv = None
-    if classifier:
-        prefetch.join()
+    if mv_job is not None:
+        mv = mv_job.result()
+    elif classifier:
         mv = multivariate_drift(profile, current, mv_cols, config, encoded=encoded)
     return replace(result, newest_day=day, multivariate=mv)
+
+
+def _classifier_in_background(profile: ReferenceProfile, current: pd.DataFrame, columns: list[str],
+                              config: DriftConfig) -> Optional[Future]:
+    """The domain classifier of an in-memory frame, started now in its own thread (None for a streamed day).
+
+    scikit-learn's import (about 1 s, begun here unless begun earlier) and the fit then overlap with the
+    per-column tests, which spend most of their time in numpy calls that release the GIL. Its sample is a
+    few thousand rows of each column, read here; a streamed day (ColumnFrame) would read every column a
+    second time for it, so there the column pass takes the sample and the fit comes after it."""
+    prefetch_classifier()
+    if not isinstance(current, pd.DataFrame):
+        return None
+    side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-classifier")
+    job = side.submit(multivariate_drift, profile, current, columns, config)
+    side.shutdown(wait=False)  # the thread ends with the job
+    return job
 
 
 def _columns_to_test(profile: ReferenceProfile, current: pd.DataFrame, config: DriftConfig,

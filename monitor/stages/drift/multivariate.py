@@ -22,6 +22,8 @@ predictions pooled, ROC AUC), with three changes:
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -33,11 +35,55 @@ from monitor.config import DriftConfig
 from monitor.stages.drift.profile import ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, MultivariateDrift
 
-__all__ = ["multivariate_drift", "sample_rows", "domain_classifier", "auc_delong"]
+__all__ = ["multivariate_drift", "sample_rows", "domain_classifier", "auc_delong", "prefetch_classifier"]
 
 METHOD = "domain_classifier"
 ITERATIONS = 50  # boosting rounds per fold (learning rate 0.2): enough to find a broken relation
 IMPORTANCE_ROWS = 1000  # held-out rows the permutation importance is measured on
+# While scikit-learn is imported in the background, a thread that released the GIL for a numpy call
+# waits up to the switch interval (5 ms by default) to get it back from the importing thread: the
+# column threads then did one call per 5 ms and the import did not overlap with them at all.
+IMPORT_SWITCH_INTERVAL = 0.0002
+_SKLEARN = ("sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics", "threadpoolctl")
+_prefetch_lock = threading.Lock()
+_prefetch: Optional[threading.Thread] = None
+
+
+def prefetch_classifier() -> Optional[threading.Thread]:
+    """Start importing scikit-learn in a background thread, once per process (about 1 s of CPU, most of
+    it holding the GIL); returns the thread, or None when there is nothing left to import.
+
+    Call it as early as possible, before work that releases the GIL (reading parquet, sorting columns):
+    the import then costs no wall time. The switch interval is lowered while it runs (see
+    IMPORT_SWITCH_INTERVAL) and put back when it ends. `domain_classifier` waits for it."""
+    global _prefetch
+    with _prefetch_lock:
+        if _prefetch is None and not all(m in sys.modules for m in _SKLEARN):
+            _prefetch = threading.Thread(target=_import_sklearn, name="drift-import-sklearn", daemon=True)
+            _prefetch.start()
+        return _prefetch if _prefetch is not None and _prefetch.is_alive() else None
+
+
+def _import_sklearn() -> None:
+    import importlib
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, IMPORT_SWITCH_INTERVAL))
+    ours = sys.getswitchinterval()  # as Python stores it (whole microseconds)
+    try:
+        for name in _SKLEARN:
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - the classifier imports it again and reports the error there
+        pass
+    finally:
+        if sys.getswitchinterval() == ours:  # unless someone else changed it meanwhile
+            sys.setswitchinterval(before)
+
+
+def _wait_for_import() -> None:
+    thread = _prefetch
+    if thread is not None:
+        thread.join()
 
 
 def sample_rows(n: int, config: DriftConfig) -> Optional[np.ndarray]:
@@ -128,6 +174,7 @@ def domain_classifier(
                                  note=f"{TOO_FEW}: {len(cur)} current, {len(ref)} reference", **base)
     X = np.vstack([ref, cur])
     y = np.concatenate([np.zeros(len(ref), dtype=np.int8), np.ones(len(cur), dtype=np.int8)])
+    _wait_for_import()
     import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime, so that the limit below applies to it
     from threadpoolctl import threadpool_limits
 

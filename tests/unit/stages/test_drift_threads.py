@@ -1,0 +1,117 @@
+"""How drift spends its threads: the domain classifier beside the column tests (in memory) or after them
+(a streamed day, read once), scikit-learn imported in the background, W1 in blocks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from monitor.config import DriftConfig
+from monitor.io import columns as io_columns
+from monitor.io.columns import ColumnFrame, ParquetColumns
+from monitor.stages.drift import detect_drift, detection, fit_profile, multivariate, wasserstein_sorted
+
+KINDS = {"a": "numerical", "b": "numerical", "k": "categorical"}
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    return pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.3, size=n), "k": rng.choice(["x", "y", "z"], n)})
+
+
+def _spy_classifier(monkeypatch) -> list[str]:
+    """The names of the threads the (real) domain classifier ran on."""
+    threads: list[str] = []
+    real = detection.multivariate_drift
+
+    def spy(*args, **kw):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(detection, "multivariate_drift", spy)
+    return threads
+
+
+def test_classifier_fits_beside_the_columns_in_memory_and_after_them_on_a_streamed_day(tmp_path, monkeypatch):
+    cfg = DriftConfig(workers=2, multivariate={"max_rows": 500, "folds": 3})
+    prof = fit_profile(_frame(4000, 0), KINDS, cfg)
+    current = _frame(3000, 1)
+    threads = _spy_classifier(monkeypatch)
+    in_memory = detect_drift(prof, current, cfg).to_dict()
+    assert len(threads) == 1 and threads[0].startswith("drift-classifier")
+    assert in_memory["multivariate"]["statistic"] is not None
+
+    # a streamed day: every column read once (nothing cached), the sample taken by the column pass
+    path = tmp_path / "day.parquet"
+    current.to_parquet(path, index=False)
+    monkeypatch.setattr(io_columns, "_CACHE_BYTES", 0)
+    reads: list[str] = []
+    real_read = ParquetColumns._read
+    monkeypatch.setattr(ParquetColumns, "_read", lambda self, name: reads.append(name) or real_read(self, name))
+    streamed = detect_drift(prof, ColumnFrame(ParquetColumns([path])), cfg).to_dict()
+    assert threads[1] == threading.current_thread().name
+    assert sorted(reads) == ["a", "b", "k"]
+    assert streamed == in_memory  # the same sample, the same fit
+
+
+def test_import_lowers_the_switch_interval_while_it_runs_and_puts_it_back(tmp_path, monkeypatch):
+    (tmp_path / "drift_probe_plain.py").write_text("import sys\nSEEN = sys.getswitchinterval()\n")
+    (tmp_path / "drift_probe_setter.py").write_text("import sys\nsys.setswitchinterval(0.0123)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_plain",))
+        multivariate._import_sklearn()
+        assert abs(sys.modules["drift_probe_plain"].SEEN - multivariate.IMPORT_SWITCH_INTERVAL) < 2e-6 < before / 10
+        assert sys.getswitchinterval() == before
+        # someone else set the interval meanwhile: theirs is kept
+        monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_setter",))
+        multivariate._import_sklearn()
+        assert sys.getswitchinterval() == 0.0123
+    finally:
+        sys.setswitchinterval(before)
+        for m in ("drift_probe_plain", "drift_probe_setter"):
+            sys.modules.pop(m, None)
+
+
+def test_prefetch_starts_one_import_and_none_once_imported(tmp_path, monkeypatch):
+    (tmp_path / "drift_probe_slow.py").write_text("import time\ntime.sleep(0.2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_slow",))
+    monkeypatch.setattr(multivariate, "_prefetch", None)
+    try:
+        first = multivariate.prefetch_classifier()
+        assert first is not None and first.is_alive()
+        assert multivariate.prefetch_classifier() is first  # not a second import
+        multivariate._wait_for_import()
+        assert "drift_probe_slow" in sys.modules and multivariate.prefetch_classifier() is None
+    finally:
+        sys.modules.pop("drift_probe_slow", None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=60),
+    st.lists(st.integers(-5, 8), min_size=1, max_size=60),
+    st.integers(1, 70),
+)
+def test_wasserstein_sorted_any_block_size(a, b, block):
+    x = np.sort(np.asarray(a, dtype=float) / 2)
+    y = np.sort(np.asarray(b, dtype=float) / 3)
+    assert abs(wasserstein_sorted(x, y, block) - stats.wasserstein_distance(x, y)) < 1e-12
+
+
+def test_wasserstein_sorted_on_shared_grid_points_across_blocks():
+    rng = np.random.default_rng(5)
+    for n1, n2 in [(1000, 500), (600, 900), (4096, 4096), (3, 70_000)]:  # many common multiples
+        x, y = np.sort(rng.normal(size=n1)), np.sort(rng.normal(0.2, size=n2))
+        want = stats.wasserstein_distance(x, y)
+        assert abs(wasserstein_sorted(x, y, 64) - want) < 1e-12 * max(1.0, want)
+        assert abs(wasserstein_sorted(x, y) - want) < 1e-12 * max(1.0, want)
