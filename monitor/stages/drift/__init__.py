@@ -6,7 +6,7 @@ the newest day on its own, and the domain classifier (multivariate).
 
 Modules: columns (reading values), profile, pair (a column's reference + current), methods/
 (one module per method, registered by name), detection (verdicts), newest_day, multivariate,
-result (frozen results with to_dict and alerts).
+result (frozen results with to_dict and alerts), gil (the switch interval while threads share the GIL).
 """
 
 from monitor.stages.drift.detection import detect_drift

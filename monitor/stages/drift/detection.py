@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -36,6 +37,7 @@ import pandas as pd
 
 from monitor.config import DriftConfig
 from monitor.errors import ConfigError, DataError, MonitorError
+from monitor.stages.drift.gil import sharing_the_gil
 from monitor.stages.drift.methods import METHODS, Method, Skip, auto_method, validate_method_names
 from monitor.stages.drift.multivariate import multivariate_drift, prefetch_classifier, sample_rows
 from monitor.stages.drift.newest_day import Day, newest_day_drift, sample_p_value
@@ -112,7 +114,8 @@ def detect_drift(
             encoded[col] = profile.columns[col].encode(s if rows is None else s.iloc[rows])
         return _safe_column_drift(profile.columns[col], s, role, config)
 
-    raws = _map(one, todo, config.workers)
+    with sharing_the_gil() if mv_job is not None else nullcontext():  # the classifier's thread runs Python
+        raws = _map(one, todo, config.workers)
     result = _verdicts(raws, config, skipped)
     day = None
     if newest_day is not None and config.newest_day.enabled:

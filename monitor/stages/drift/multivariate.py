@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import DriftConfig
+from monitor.stages.drift.gil import sharing_the_gil
 from monitor.stages.drift.profile import ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, MultivariateDrift
 
@@ -40,10 +41,6 @@ __all__ = ["multivariate_drift", "sample_rows", "domain_classifier", "auc_delong
 METHOD = "domain_classifier"
 ITERATIONS = 50  # boosting rounds per fold (learning rate 0.2): enough to find a broken relation
 IMPORTANCE_ROWS = 1000  # held-out rows the permutation importance is measured on
-# While scikit-learn is imported in the background, a thread that released the GIL for a numpy call
-# waits up to the switch interval (5 ms by default) to get it back from the importing thread: the
-# column threads then did one call per 5 ms and the import did not overlap with them at all.
-IMPORT_SWITCH_INTERVAL = 0.0002
 _SKLEARN = ("sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics", "threadpoolctl")
 _prefetch_lock = threading.Lock()
 _prefetch: Optional[threading.Thread] = None
@@ -54,8 +51,8 @@ def prefetch_classifier() -> Optional[threading.Thread]:
     it holding the GIL); returns the thread, or None when there is nothing left to import.
 
     Call it as early as possible, before work that releases the GIL (reading parquet, sorting columns):
-    the import then costs no wall time. The switch interval is lowered while it runs (see
-    IMPORT_SWITCH_INTERVAL) and put back when it ends. `domain_classifier` waits for it."""
+    the import then costs no wall time. The switch interval is shortened while it runs (gil.py).
+    `domain_classifier` waits for it."""
     global _prefetch
     with _prefetch_lock:
         if _prefetch is None and not all(m in sys.modules for m in _SKLEARN):
@@ -67,17 +64,12 @@ def prefetch_classifier() -> Optional[threading.Thread]:
 def _import_sklearn() -> None:
     import importlib
 
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, IMPORT_SWITCH_INTERVAL))
-    ours = sys.getswitchinterval()  # as Python stores it (whole microseconds)
-    try:
+    with sharing_the_gil():
         for name in _SKLEARN:
-            importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - the classifier imports it again and reports the error there
-        pass
-    finally:
-        if sys.getswitchinterval() == ours:  # unless someone else changed it meanwhile
-            sys.setswitchinterval(before)
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the classifier imports it again and reports the error there
+                return
 
 
 def _wait_for_import() -> None:

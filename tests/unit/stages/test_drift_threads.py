@@ -16,6 +16,7 @@ from monitor.config import DriftConfig
 from monitor.io import columns as io_columns
 from monitor.io.columns import ColumnFrame, ParquetColumns
 from monitor.stages.drift import detect_drift, detection, fit_profile, multivariate, wasserstein_sorted
+from monitor.stages.drift.gil import SHARED_SWITCH_INTERVAL, sharing_the_gil
 
 KINDS = {"a": "numerical", "b": "numerical", "k": "categorical"}
 
@@ -44,7 +45,10 @@ def test_classifier_fits_beside_the_columns_in_memory_and_after_them_on_a_stream
     prof = fit_profile(_frame(4000, 0), KINDS, cfg)
     current = _frame(3000, 1)
     threads = _spy_classifier(monkeypatch)
+    interval = sys.getswitchinterval()
     in_memory = detect_drift(prof, current, cfg).to_dict()
+    multivariate._wait_for_import()
+    assert sys.getswitchinterval() == interval  # shortened while the classifier ran beside the columns only
     assert len(threads) == 1 and threads[0].startswith("drift-classifier")
     assert in_memory["multivariate"]["statistic"] is not None
 
@@ -61,24 +65,33 @@ def test_classifier_fits_beside_the_columns_in_memory_and_after_them_on_a_stream
     assert streamed == in_memory  # the same sample, the same fit
 
 
-def test_import_lowers_the_switch_interval_while_it_runs_and_puts_it_back(tmp_path, monkeypatch):
+def test_import_shortens_the_switch_interval_while_it_runs_and_puts_it_back(tmp_path, monkeypatch):
     (tmp_path / "drift_probe_plain.py").write_text("import sys\nSEEN = sys.getswitchinterval()\n")
-    (tmp_path / "drift_probe_setter.py").write_text("import sys\nsys.setswitchinterval(0.0123)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_plain",))
     before = sys.getswitchinterval()
     try:
-        monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_plain",))
         multivariate._import_sklearn()
-        assert abs(sys.modules["drift_probe_plain"].SEEN - multivariate.IMPORT_SWITCH_INTERVAL) < 2e-6 < before / 10
+        assert abs(sys.modules["drift_probe_plain"].SEEN - SHARED_SWITCH_INTERVAL) < 2e-6 < before / 10
         assert sys.getswitchinterval() == before
-        # someone else set the interval meanwhile: theirs is kept
-        monkeypatch.setattr(multivariate, "_SKLEARN", ("drift_probe_setter",))
-        multivariate._import_sklearn()
+    finally:
+        sys.modules.pop("drift_probe_plain", None)
+
+
+def test_sharing_the_gil_is_counted_and_keeps_a_change_made_meanwhile():
+    before = sys.getswitchinterval()
+    try:
+        with sharing_the_gil():
+            with sharing_the_gil():
+                short = sys.getswitchinterval()
+                assert abs(short - SHARED_SWITCH_INTERVAL) < 2e-6
+            assert sys.getswitchinterval() == short  # the outer holder still runs
+        assert sys.getswitchinterval() == before
+        with sharing_the_gil():
+            sys.setswitchinterval(0.0123)  # someone else's setting: kept
         assert sys.getswitchinterval() == 0.0123
     finally:
         sys.setswitchinterval(before)
-        for m in ("drift_probe_plain", "drift_probe_setter"):
-            sys.modules.pop(m, None)
 
 
 def test_prefetch_starts_one_import_and_none_once_imported(tmp_path, monkeypatch):
