@@ -63,6 +63,10 @@ class ParquetColumns:
         self._cache: OrderedDict[str, pd.Series] = OrderedDict()
         self._cached_bytes = 0
         self._dtypes: Optional[dict[str, Any]] = None
+        # the columns worth caching (None: any). A run sets the ones several stages read (ids, model
+        # outputs, label, cohort columns): a stage going through every feature once (quality, drift)
+        # then neither fills the cache with columns nobody asks for again nor evicts those.
+        self.cache_only: Optional[set[str]] = None
         # row-group boundaries, for reading a few rows
         self._groups: list[tuple[int, int, int]] = []  # (start row, file index, row group)
         start = 0
@@ -100,14 +104,15 @@ class ParquetColumns:
         return self._dtypes[name]
 
     def column(self, name: str, *, keep: bool = True) -> pd.Series:
-        """The column as a Series; `keep=False` reads it without adding it to the cache (a one-off use)."""
+        """The column as a Series; `keep=False` reads it without adding it to the cache (a one-off use),
+        and so does a column outside `cache_only` when that is set."""
         with self._lock:
             hit = self._cache.get(name)
             if hit is not None:
                 self._cache.move_to_end(name)
                 return hit
         s = self._read(name)
-        if not keep:
+        if not keep or (self.cache_only is not None and name not in self.cache_only):
             return s
         size = int(s.memory_usage(index=False, deep=False))
         with self._lock:
@@ -143,6 +148,7 @@ class ParquetColumns:
         import bisect
 
         import pandas as pd
+        import pyarrow as pa
 
         starts = [g[0] for g in self._groups]
         by_group: dict[int, list[tuple[int, int]]] = {}
@@ -154,11 +160,19 @@ class ParquetColumns:
             _, fi, g = self._groups[gi]
             f = self._files[fi]
             cols = [c for c in columns if c in f.schema_arrow.names]
-            with self._read_lock:
-                table = f.read_row_group(g, columns=cols)
-            sub = table.take([r for _, r in items]).to_pandas()
+            take = [r for _, r in items]
+            # one column of the row group at a time: its rows are taken and the rest freed before the next
+            # (a whole 1M-row group of 30 columns was ~250 MB at once, the peak of a 10M-row run)
+            parts = []
+            for c in cols:
+                with self._read_lock:
+                    parts.append(f.read_row_group(g, columns=[c]).take(take))
+            sub = None
+            if parts:  # the columns side by side, with the file's (pandas) metadata, as one read of them gives
+                schema = pa.schema([p.schema.field(0) for p in parts], metadata=parts[0].schema.metadata)
+                sub = pa.Table.from_arrays([p.column(0) for p in parts], schema=schema).to_pandas()
             for j, (k, _) in enumerate(items):
-                pieces[k] = {c: sub[c].iloc[j] if c in sub.columns else None for c in columns}
+                pieces[k] = {c: sub[c].iloc[j] if sub is not None and c in sub.columns else None for c in columns}
         rows = [pieces[k] for k in range(len(positions))]
         return pd.DataFrame(rows, columns=list(columns)) if rows else self.empty_frame()[list(columns)]
 
@@ -226,6 +240,15 @@ class ColumnFrame:
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 
+    def cache_only(self, names: Iterable[str]) -> None:
+        """Cache only these columns from now on (those several stages read); the others are read when asked."""
+        self._src.cache_only = set(names)
+
+    def cache_also(self, names: Iterable[str]) -> None:
+        """Add these columns to those cached (when `cache_only` restricts them)."""
+        if self._src.cache_only is not None:
+            self._src.cache_only |= set(names)
+
     def peek(self, name: str) -> pd.Series:
         """`frame[name]` read without keeping it in the column cache: for a one-off use such as a
         summary of the column (a cached column is served from the cache)."""
@@ -292,10 +315,13 @@ class ColumnFrame:
 
     def eval(self, expr: str) -> Any:
         """DataFrame.eval on the columns the expression names (read just those)."""
+        return self[self.columns_in(expr)].eval(expr)
+
+    def columns_in(self, expr: str) -> list[str]:
+        """The columns an expression names (as a name or in backquotes)."""
         import re
 
-        used = [c for c in self._names if f"`{c}`" in expr or re.search(rf"(?<![\w.]){re.escape(c)}(?!\w)", expr)]
-        return self[used].eval(expr)
+        return [c for c in self._names if f"`{c}`" in expr or re.search(rf"(?<![\w.]){re.escape(c)}(?!\w)", expr)]
 
     def reset_index(self, drop: bool = False) -> ColumnFrame:
         if not drop:

@@ -147,7 +147,7 @@ class DriftStage:
                 roles[col] = "prediction"
         if ctx.labelled and m.target in reference.columns:
             roles[m.target] = "target"
-        kinds = {c: ctx.features.get(c) or _kind(reference[c]) for c in roles}
+        kinds = {c: ctx.features.get(c) or _kind(reference, c) for c in roles}
         # the model's outputs against the baseline's (held-out) scores, not the training snapshot's in-sample ones
         outputs = tuple(c for c, r in roles.items() if r == "prediction")
         held_out = ctx.baseline if ctx.cfg.baseline and outputs and all(c in ctx.baseline.columns for c in outputs) else None
@@ -260,6 +260,9 @@ class AnalysisStage:
         if cohorts is not None:
             out["top_cohorts"] = an.top_cohorts(cohorts, 5)
         drifted = [c for c, f in (drift.to_dict().get("features") or {}).items() if f.get("drifted")] if drift else []
+        cache_also = getattr(ctx.current, "cache_also", None)
+        if cache_also is not None and cfg.performance.annotate_rows:
+            cache_also(drifted)  # read for the unlabelled and the labelled rows in turn
         sample = an.select_for_annotation(
             ctx.current, m, cfg.performance.annotate_rows, cfg.performance.seed,
             cohort_columns=[c.column for c in cfg.cohorts if c.column], drifted_features=drifted,
@@ -289,12 +292,33 @@ def make_context(
 ) -> RunContext:
     current = inputs.current
     target = cfg.model.target
+    features = infer_features(cfg, inputs.reference)
+    _cache_policy(cfg, current, features)
     return RunContext(
         cfg=cfg, day=day, window=window_dates(day, cfg.window_days), as_of=as_of, inputs=inputs, current=current,
-        features=infer_features(cfg, inputs.reference), history=history,
+        features=features, history=history,
         labelled=int(current[target].notna().sum()) if target in current.columns else 0,
         final=(as_of - day).days >= (cfg.labels.delay_days if cfg.labels else 0),
     )
+
+
+def _cache_policy(cfg: MonitorConfig, current: Any, features: dict[str, str]) -> None:
+    """A streamed day caches the columns several stages read: ids, model outputs, label, timestamp,
+    cohort columns (each feature is read once by quality and once by drift: caching those evicted these)."""
+    cache_only = getattr(current, "cache_only", None)
+    if cache_only is None:
+        return
+    if cfg.window_days > 1 and cfg.drift.newest_day.enabled:
+        return  # drift reads each feature twice in a row (the window, then its newest day): cache them all, as before
+    m = cfg.model
+    keep = {m.id, m.target, m.prediction, m.score, m.timestamp, *(m.scores or {}).values(), cfg.production.source_column,
+            *(c.column for c in cfg.cohorts if c.column), *(cfg.labels.join_on if cfg.labels else [])}
+    for c in cfg.cohorts:
+        if c.where:  # the columns a query names, as ColumnFrame.eval reads them
+            keep.update(current.columns_in(c.where))
+    if cfg.performance.all_categorical_cohorts:
+        keep.update(c for c, k in features.items() if k == "categorical")
+    cache_only({c for c in keep if c})
 
 
 def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed:
@@ -384,13 +408,10 @@ def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:
     out.update({c: "categorical" for c in cat or []})
     if num is not None and cat is not None:
         return out
-    schema_dtype = getattr(reference, "schema_dtype", None)  # a lazily read reference: its schema, no read
     for col in reference.columns:
         if col in reserved or col in out:
             continue
-        d = schema_dtype(col) if schema_dtype is not None else None
-        # the storage dtype decides the kind but for object columns (nulls only widen int to float, bool to object)
-        s = d if d is not None and not pd.api.types.is_object_dtype(d) else reference[col].dtype
+        s = _kind_dtype(reference, col)  # a lazily read reference: from its schema, no read
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             if pd.api.types.is_datetime64_any_dtype(s) or cat is not None:
                 continue
@@ -416,10 +437,21 @@ def _checked_kinds(has_data: bool, drift: Any, perf: Any, cohorts: Any, business
     return kinds
 
 
-def _kind(s: Any) -> str:
+def _kind(frame: Any, col: str) -> str:
     import pandas as pd
 
+    s = _kind_dtype(frame, col)
     return "numerical" if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else "categorical"
+
+
+def _kind_dtype(frame: Any, col: str) -> Any:
+    """A dtype that tells the column's kind: a lazily read frame's storage dtype (no read) unless it is
+    object (nulls widen int to float, bool to object: the same kinds either way), else the column's."""
+    import pandas as pd
+
+    schema_dtype = getattr(frame, "schema_dtype", None)
+    d = schema_dtype(col) if schema_dtype is not None else None
+    return d if d is not None and not pd.api.types.is_object_dtype(d) else frame[col].dtype
 
 
 def _reference_days(cfg: MonitorConfig, reference: Any) -> Optional[float]:
