@@ -45,15 +45,21 @@ def numeric(s: pd.Series) -> Numeric:
         n_unparsed = int((before & s.isna()).sum())
         dtype = s.dtype
     integer = pd.api.types.is_integer_dtype(dtype)
-    x = s.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+        # plain numpy values: NaN is their only null, so no pandas isna pass and no copy before the filter
+        x = s.to_numpy()
+    else:
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     finite = np.isfinite(x)
     n_finite = int(np.count_nonzero(finite))
     n_nan = n_inf = 0
     if n_finite < x.size:
         n_nan = int(np.count_nonzero(np.isnan(x)))
         n_inf = int(x.size - n_nan - n_finite)
-        x = x[finite]
-    return Numeric(x, n_nan, n_inf, n_unparsed, from_text, integer, mixed)
+        x = x[finite]  # a new array
+    elif x.dtype == np.float64:
+        x = x.copy()  # the caller sorts it in place
+    return Numeric(x.astype(np.float64, copy=False), n_nan, n_inf, n_unparsed, from_text, integer, mixed)
 
 
 def _all_numbers(s: pd.Series) -> bool:

@@ -130,7 +130,7 @@ def _shares(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
 def _quantiles(sorted_ref: np.ndarray, q: int) -> np.ndarray:
     """q equal-weight atoms of a sorted sample: its values at ranks (i + 0.5) * n / q."""
     n = sorted_ref.size
-    return sorted_ref[np.minimum(((np.arange(q) + 0.5) * (n / q)).astype(np.int64), n - 1)].astype(np.float64)
+    return sorted_ref[np.minimum(((np.arange(q) + 0.5) * (n / q)).astype(np.int64), n - 1)].astype(np.float64, copy=False)
 
 
 def _block_wasserstein(atoms: np.ndarray, y_sorted: np.ndarray) -> np.ndarray:
@@ -138,7 +138,8 @@ def _block_wasserstein(atoms: np.ndarray, y_sorted: np.ndarray) -> np.ndarray:
     the quantile function of n values is constant on blocks of r atoms."""
     n = y_sorted.shape[-1]
     a = atoms.reshape(n, atoms.size // n)
-    return np.abs(y_sorted[..., :, None] - a).mean(axis=(-1, -2))
+    d = y_sorted[..., :, None] - a
+    return np.abs(d, out=d).mean(axis=(-1, -2))
 
 
 def wasserstein_day(sorted_ref: np.ndarray, y_sorted: np.ndarray) -> float:

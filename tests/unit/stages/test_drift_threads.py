@@ -128,3 +128,26 @@ def test_wasserstein_sorted_on_shared_grid_points_across_blocks():
         want = stats.wasserstein_distance(x, y)
         assert abs(wasserstein_sorted(x, y, 64) - want) < 1e-12 * max(1.0, want)
         assert abs(wasserstein_sorted(x, y) - want) < 1e-12 * max(1.0, want)
+
+
+def test_numeric_of_plain_numpy_columns_equals_the_pandas_path_and_owns_its_values():
+    from monitor.stages.drift.columns import numeric
+
+    values = [1.5, np.nan, np.inf, -2.0, -np.inf, 3.0]
+    cases = [
+        (pd.Series(values), (1, 2)),  # float64: the fast path, NaN and inf dropped and counted
+        (pd.Series(values, dtype="float32"), (1, 2)),
+        (pd.Series([3, 1, 2]), (0, 0)),  # int64: integer, nothing dropped
+        (pd.Series([2.0, 1.0]), (0, 0)),  # float64 without nulls: still a copy
+        (pd.Series([1.5, None, 3.0], dtype="Float64"), (1, 0)),  # a pandas NA: the general path
+        (pd.Series([True, False, True]), (0, 0)),
+    ]
+    for s, (n_null, n_inf) in cases:
+        got = numeric(s)
+        want = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        want = want[np.isfinite(want)]
+        assert (got.n_null, got.n_inf) == (n_null, n_inf), s.dtype
+        assert got.values.dtype == np.float64 and got.values.tolist() == want.tolist(), s.dtype
+        assert got.integer == (s.dtype.kind == "i")
+        got.values.sort()  # the caller sorts in place: never the column's own memory
+        assert got.values.flags.writeable and not np.shares_memory(got.values, s.to_numpy())
