@@ -19,6 +19,7 @@ from monitor.errors import MonitorError
 from monitor.io.inputs import Inputs, window_dates
 from monitor.io.outputs import cached_profile, read_cached, write_cached
 from monitor.jsonutil import to_jsonable
+from monitor.run.columns import cache_policy, infer_features, kind_of, reference_days
 from monitor.run.context import RunContext
 from monitor.textcut import bound_json
 
@@ -92,7 +93,7 @@ class QualityStage:
         from monitor.stages.quality import check_quality
 
         stats, cache = self._reference_stats(ctx)
-        ref_days = _reference_days(ctx.cfg, ctx.reference)
+        ref_days = reference_days(ctx.cfg, ctx.reference)
         result = check_quality(
             ctx.current, ctx.reference, model=ctx.cfg.model, features=ctx.features, config=ctx.cfg.quality,
             window_start=ctx.window[0], window_end=ctx.window[-1], partitions=ctx.inputs.partitions,
@@ -147,7 +148,7 @@ class DriftStage:
                 roles[col] = "prediction"
         if ctx.labelled and m.target in reference.columns:
             roles[m.target] = "target"
-        kinds = {c: ctx.features.get(c) or _kind(reference, c) for c in roles}
+        kinds = {c: ctx.features.get(c) or kind_of(reference, c) for c in roles}
         # the model's outputs against the baseline's (held-out) scores, not the training snapshot's in-sample ones
         outputs = tuple(c for c, r in roles.items() if r == "prediction")
         held_out = ctx.baseline if ctx.cfg.baseline and outputs and all(c in ctx.baseline.columns for c in outputs) else None
@@ -293,32 +294,13 @@ def make_context(
     current = inputs.current
     target = cfg.model.target
     features = infer_features(cfg, inputs.reference)
-    _cache_policy(cfg, current, features)
+    cache_policy(cfg, current, features)
     return RunContext(
         cfg=cfg, day=day, window=window_dates(day, cfg.window_days), as_of=as_of, inputs=inputs, current=current,
         features=features, history=history,
         labelled=int(current[target].notna().sum()) if target in current.columns else 0,
         final=(as_of - day).days >= (cfg.labels.delay_days if cfg.labels else 0),
     )
-
-
-def _cache_policy(cfg: MonitorConfig, current: Any, features: dict[str, str]) -> None:
-    """A streamed day caches the columns several stages read: ids, model outputs, label, timestamp,
-    cohort columns (each feature is read once by quality and once by drift: caching those evicted these)."""
-    cache_only = getattr(current, "cache_only", None)
-    if cache_only is None:
-        return
-    if cfg.window_days > 1 and cfg.drift.newest_day.enabled:
-        return  # drift reads each feature twice in a row (the window, then its newest day): cache them all, as before
-    m = cfg.model
-    keep = {m.id, m.target, m.prediction, m.score, m.timestamp, *(m.scores or {}).values(), cfg.production.source_column,
-            *(c.column for c in cfg.cohorts if c.column), *(cfg.labels.join_on if cfg.labels else [])}
-    for c in cfg.cohorts:
-        if c.where:  # the columns a query names, as ColumnFrame.eval reads them
-            keep.update(current.columns_in(c.where))
-    if cfg.performance.all_categorical_cohorts:
-        keep.update(c for c, k in features.items() if k == "categorical")
-    cache_only({c for c in keep if c})
 
 
 def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed:
@@ -388,39 +370,6 @@ def _document(ctx: RunContext, runner: StageRunner, done: dict[str, Any], analys
     return MetricsDocument.model_validate(bound_json(to_jsonable(metrics))).to_json()
 
 
-def infer_features(cfg: MonitorConfig, reference: Any) -> dict[str, str]:
-    """Features from config; a kind the config leaves out (`numerical` or `categorical` absent, not `[]`)
-    is every reference column of that kind that is not listed, nor a model/id/time column.
-
-    Listing only `categorical` (say, to mark an integer-coded column) used to drop every numerical
-    feature without a word: 64 pixel columns of a digits model went unmonitored."""
-    import pandas as pd
-
-    m = cfg.model
-    reserved = {m.target, m.prediction, m.score, m.id, m.timestamp, cfg.production.source_column,
-                *(m.scores or {}).values()}  # a multiclass model's per-class probabilities are outputs, not features
-    if cfg.labels:
-        reserved.update(cfg.labels.join_on)
-    if cfg.business:
-        reserved.update(g.column for g in cfg.business.guardrails)
-    num, cat = cfg.features.numerical, cfg.features.categorical
-    out: dict[str, str] = {c: "numerical" for c in num or []}
-    out.update({c: "categorical" for c in cat or []})
-    if num is not None and cat is not None:
-        return out
-    for col in reference.columns:
-        if col in reserved or col in out:
-            continue
-        s = _kind_dtype(reference, col)  # a lazily read reference: from its schema, no read
-        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            if pd.api.types.is_datetime64_any_dtype(s) or cat is not None:
-                continue
-            out[col] = "categorical"
-        elif num is None:
-            out[col] = "numerical"
-    return out
-
-
 def _checked_kinds(has_data: bool, drift: Any, perf: Any, cohorts: Any, business: Any, quality: Any) -> set[str]:
     """The alert kinds whose checks actually ran (the others cannot have resolved)."""
     kinds = {"no_data"}
@@ -435,36 +384,6 @@ def _checked_kinds(has_data: bool, drift: Any, perf: Any, cohorts: Any, business
     if business is not None:
         kinds.add("business")
     return kinds
-
-
-def _kind(frame: Any, col: str) -> str:
-    import pandas as pd
-
-    s = _kind_dtype(frame, col)
-    return "numerical" if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else "categorical"
-
-
-def _kind_dtype(frame: Any, col: str) -> Any:
-    """A dtype that tells the column's kind: a lazily read frame's storage dtype (no read) unless it is
-    object (nulls widen int to float, bool to object: the same kinds either way), else the column's."""
-    import pandas as pd
-
-    schema_dtype = getattr(frame, "schema_dtype", None)
-    d = schema_dtype(col) if schema_dtype is not None else None
-    return d if d is not None and not pd.api.types.is_object_dtype(d) else frame[col].dtype
-
-
-def _reference_days(cfg: MonitorConfig, reference: Any) -> Optional[float]:
-    import pandas as pd
-
-    ts = cfg.model.timestamp
-    if not ts or ts not in reference.columns:
-        return None
-    t = pd.to_datetime(reference[ts], errors="coerce", utc=True).dropna()
-    if t.empty:
-        return None
-    days = (t.max() - t.min()).total_seconds() / 86400
-    return max(days, 1.0)
 
 
 def _dedupe(alerts: list[Alert]) -> list[Alert]:
