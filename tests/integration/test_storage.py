@@ -91,6 +91,22 @@ def test_aws_settings_from_airflow_connection():
     assert kw["aws_secret_access_key"] == "S/K" and kw["endpoint_url"] == "http://127.0.0.1:9000"
 
 
+def test_s3_storages_with_the_same_settings_share_one_client(monkeypatch):
+    """A run builds an S3Storage per URI; each made its own boto3 client (16 a run, 0.4 s)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SK")
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    first = S3Storage(env=env).client
+    assert S3Storage(env=dict(env)).client is first
+    assert S3Storage(env={"AWS_ENDPOINT_URL": "http://127.0.0.1:10"}).client is not first  # another endpoint
+    conn = '{"login": "AK2", "password": "SK2", "extra": {"endpoint_url": "http://127.0.0.1:9"}}'
+    assert S3Storage(env={"AIRFLOW_CONN_AWS_DEFAULT": conn}).client is not first  # other credentials
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # boto3 reads AWS_* from the process environment itself
+    other = S3Storage(env=env).client
+    assert other is not first
+    assert first.meta.endpoint_url == "http://127.0.0.1:9"
+
+
 @pytest.mark.integration
 def test_s3_against_moto_server(s3_endpoint):
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

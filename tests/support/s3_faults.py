@@ -8,6 +8,7 @@
         proxy.cut_after(3)                                    # 3 more requests pass, then every connection is cut
         proxy.cut_after(match=on_put("metrics.json"))         # ... or cut everything after a chosen request
         proxy.lose_answer(match=on_put("claim"), times=1)     # forward the PUT, then cut instead of answering
+        proxy.truncate(1000, match=on_get("x"), times=1)      # answer, but cut after 1000 bytes of the body
 
 Faults are rules checked in order: the first that matches a request (and has uses left)
 decides what happens to it; a request no rule takes is forwarded unchanged. Every request
@@ -59,6 +60,7 @@ class Request:
     fault: Optional[str] = None  # what the proxy did instead of forwarding (None: forwarded)
     status: Optional[int] = None  # the status sent back (None: no answer)
     seconds_per_byte: float = 0.0  # for a drip
+    body_bytes: int = 0  # for a truncate: how much of the body was sent before the reset
     pieces_sent: int = 0  # how many sends the answer took (a drip: one per byte)
 
     @property
@@ -94,10 +96,11 @@ def on_put(suffix: str = "") -> Match:
 
 @dataclass
 class Fault:
-    kind: str  # "503" | "drip" | "silent" | "cut" | "lose_answer"
+    kind: str  # "503" | "drip" | "silent" | "cut" | "lose_answer" | "truncate"
     match: Optional[Match] = None
     times: Optional[int] = None  # None: every matching request
     seconds_per_byte: float = 0.0
+    body_bytes: int = 0  # for a truncate
     used: int = 0
 
     def takes(self, req: Request) -> bool:
@@ -171,6 +174,11 @@ class S3FaultProxy:
     def lose_answer(self, match: Optional[Match] = None, times: Optional[int] = None) -> Fault:
         """Forward the request (it takes effect upstream), then reset the connection instead of answering."""
         return self._add(Fault("lose_answer", match, times))
+
+    def truncate(self, body_bytes: int, match: Optional[Match] = None, times: Optional[int] = None) -> Fault:
+        """Forward the request, send the answer's status, headers and first `body_bytes` bytes of its
+        body, then reset the connection (a connection lost in the middle of a download)."""
+        return self._add(Fault("truncate", match, times, body_bytes=body_bytes))
 
     def cut_after(self, k: Optional[int] = None, *, match: Optional[Match] = None) -> None:
         """Let `k` more requests through (or every request up to and including one that matches),
@@ -263,6 +271,11 @@ class S3FaultProxy:
                 if fault == "drip":
                     self._drip(sock, raw, req)
                     return
+                if fault == "truncate":
+                    sock.sendall(raw[: raw.index(b"\r\n\r\n") + 4 + req.body_bytes])
+                    req.pieces_sent = 1
+                    _reset(sock)
+                    return
                 sock.sendall(raw)
                 req.pieces_sent = 1
         except OSError:
@@ -289,6 +302,7 @@ class S3FaultProxy:
                     f.used += 1
                     req.fault = f.kind
                     req.seconds_per_byte = f.seconds_per_byte
+                    req.body_bytes = f.body_bytes
                     return req, f.kind
         return req, None
 

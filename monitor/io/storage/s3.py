@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError, StorageError
@@ -18,6 +20,9 @@ from monitor.io.storage.base import ObjectInfo, Storage
 from monitor.io.storage.deadlines import bounded
 
 __all__ = ['S3Storage', 'aws_settings_from_env']
+
+_CHUNK = 8 * 2**20  # a download is written to disk in pieces of this size
+_STREAM_TRIES = 4  # answers to one read when the connection is lost in the middle of the body
 
 
 def _json_extra(text: str) -> dict:
@@ -88,6 +93,29 @@ def _split_s3(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+_CLIENTS: dict[tuple[int, str], Any] = {}  # (pid, hash of the settings) -> boto3 client
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(settings: dict) -> Any:
+    """One boto3 client per process and settings (endpoint, region, credentials, AWS_* variables), shared by every
+    S3Storage built from them: a run made 16 (0.4 s of client set-up and a new connection each).
+    boto3 clients are thread-safe; a forked worker makes its own (the pid is part of the key)."""
+    kw = {"region_name": "us-east-1", **settings}
+    # boto3 reads AWS_* (credentials, profile, config files) from the process environment itself
+    seen = sorted((k, str(v)) for k, v in [*kw.items(), *((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))])
+    key = (os.getpid(), hashlib.sha256(repr(seen).encode()).hexdigest())  # no secret kept in it
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            cfg = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+            client = _CLIENTS[key] = boto3.client("s3", config=cfg, **kw)
+        return client
+
+
 class S3Storage(Storage):
     """S3 (or MinIO / moto) through boto3, with botocore's standard retry mode for transient errors."""
 
@@ -98,13 +126,7 @@ class S3Storage(Storage):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            kw = aws_settings_from_env(self._env)
-            kw.setdefault("region_name", "us-east-1")
-            cfg = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-            self._client = boto3.client("s3", config=cfg, **kw)
+            self._client = _shared_client(aws_settings_from_env(self._env))
         return self._client
 
     def _wrap(self, uri: str, exc: Exception, what: str) -> StorageError:
@@ -226,18 +248,52 @@ class S3Storage(Storage):
         return sorted(out, key=lambda o: o.uri)
 
     def _read_bytes(self, uri: str) -> bytes:
-        bucket, key = _split_s3(uri)
-        try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:
-            raise self._wrap(uri, exc, "read") from exc
+        return self._get(uri, None)
 
     def _download(self, uri: str, path: Path) -> None:
+        # One GET streamed to disk: the object is never held in memory. (s3transfer's download_file
+        # made a HEAD and a ranged GET per 8 MiB; a server that reads the whole object for each range,
+        # moto, took 2.2 s for 164 MiB where one GET takes 0.35 s.)
+        with open(path, "wb") as f:
+            self._get(uri, f)
+
+    def _get(self, uri: str, out: Optional[BinaryIO]) -> bytes:
+        """GET the object: its bytes, or (`out`) written to `out` in pieces of _CHUNK. A connection lost
+        in the middle of the body resumes where it stopped, with a ranged GET that must still find the
+        object the first answer came from (If-Match its ETag); at most _STREAM_TRIES answers."""
+        from botocore.exceptions import HTTPClientError, IncompleteReadError
+
         bucket, key = _split_s3(uri)
-        try:  # multipart, straight to disk: the object is never held in memory
-            self.client.download_file(bucket, key, str(path))
-        except Exception as exc:
-            raise self._wrap(uri, exc, "read") from exc
+        done, etag = 0, None
+        lost: Optional[Exception] = None
+        for _ in range(_STREAM_TRIES):
+            kw: dict[str, str] = {"Range": f"bytes={done}-", "IfMatch": f'"{etag}"'} if done and etag else {}
+            try:
+                r = self.client.get_object(Bucket=bucket, Key=key, **kw)
+            except Exception as exc:
+                if kw and _error_code(exc) in ("PreconditionFailed", "412"):
+                    raise StorageError(f"{uri}: the object was replaced while it was being read; run again") from exc
+                raise self._wrap(uri, exc, "read") from exc
+            if not kw:  # from the start: the first answer, or a resume without an ETag to hold it to
+                done, etag = 0, str(r.get("ETag", "")).strip('"') or None
+                if out is not None:
+                    out.seek(0)
+                    out.truncate()
+            body = r["Body"]
+            while True:
+                try:  # a body that stops short raises here (botocore checks the length at its end)
+                    chunk = body.read() if out is None else body.read(_CHUNK)
+                except (HTTPClientError, IncompleteReadError, OSError) as exc:
+                    lost = exc
+                    break  # bytes: start again; a file: go on from `done`
+                if out is None:
+                    return chunk
+                if not chunk:
+                    return b""
+                out.write(chunk)
+                done += len(chunk)
+        raise StorageError(f"{uri}: cannot read: the connection was lost in the middle of the object "
+                           f"{_STREAM_TRIES} times (last: {lost}); check the network to the S3 endpoint")
 
     def _write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         bucket, key = _split_s3(uri)
