@@ -40,10 +40,10 @@ from monitor.errors import ConfigError, DataError, MonitorError
 from monitor.stages.drift.gil import sharing_the_gil
 from monitor.stages.drift.methods import METHODS, Method, Skip, auto_method, validate_method_names
 from monitor.stages.drift.multivariate import multivariate_drift, prefetch_classifier, sample_rows
-from monitor.stages.drift.newest_day import Day, newest_day_drift, sample_p_value
+from monitor.stages.drift.newest_day import Day, day_column, day_is_tested, newest_day_drift, sample_p_value
 from monitor.stages.drift.pair import Pair, hist_counts, prepare
 from monitor.stages.drift.profile import CHART_BINS, ColumnProfile, ReferenceProfile
-from monitor.stages.drift.result import ColumnDrift, DriftResult
+from monitor.stages.drift.result import ColumnDrift, DayColumn, DriftResult
 from monitor.stages.performance.intervals import bh_adjust
 from monitor.textcut import cut
 
@@ -106,26 +106,32 @@ def detect_drift(
     mv_job = _classifier_in_background(profile, current, mv_cols, config) if classifier else None
     rows = sample_rows(len(current), config) if classifier and mv_job is None else None
     encoded: dict[str, np.ndarray] = {}  # a streamed day's sample, taken while each column is in memory anyway
+    day = newest_day if newest_day is not None and config.newest_day.enabled else None
+    day_frame = day.frame if day is not None and day_is_tested(day, config) else None
+    day_done: dict[str, DayColumn] = {}  # the newest day's columns, measured in the same threads
 
     def one(item: tuple[str, str]) -> _Raw:
         col, role = item
         s = current[col]
         if classifier and mv_job is None and col in mv_cols and col in profile.sample_columns:
             encoded[col] = profile.columns[col].encode(s if rows is None else s.iloc[rows])
-        return _safe_column_drift(profile.columns[col], s, role, config)
+        raw = _safe_column_drift(profile.columns[col], s, role, config)
+        del s
+        if day_frame is not None and role != "target" and col in day_frame.columns:
+            day_done[col] = day_column(profile, col, day_frame[col], config)
+        return raw
 
     with sharing_the_gil() if mv_job is not None else nullcontext():  # the classifier's thread runs Python
         raws = _map(one, todo, config.workers)
     result = _verdicts(raws, config, skipped)
-    day = None
-    if newest_day is not None and config.newest_day.enabled:
-        day = newest_day_drift(profile, newest_day, [c for c, r in todo if r != "target"], config)
+    day_drift = None if day is None else newest_day_drift(profile, day, [c for c, r in todo if r != "target"], config,
+                                                          done=day_done)
     mv = None
     if mv_job is not None:
         mv = mv_job.result()
     elif classifier:
         mv = multivariate_drift(profile, current, mv_cols, config, encoded=encoded)
-    return replace(result, newest_day=day, multivariate=mv)
+    return replace(result, newest_day=day_drift, multivariate=mv)
 
 
 def _classifier_in_background(profile: ReferenceProfile, current: pd.DataFrame, columns: list[str],

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -45,7 +45,7 @@ from monitor.stages.drift.profile import ColumnProfile, ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, DayColumn, NewestDayDrift
 from monitor.stages.performance.intervals import bh_adjust
 
-__all__ = ["Day", "newest_day_drift", "sample_p_value", "tail_p_value", "wasserstein_day", "wasserstein_null", "js_distance", "js_null"]
+__all__ = ["Day", "newest_day_drift", "day_column", "day_is_tested", "sample_p_value", "tail_p_value", "wasserstein_day", "wasserstein_null", "js_distance", "js_null"]
 
 ATOMS = 500  # at least this many reference quantiles measure a numeric day
 MAX_DRAW_ROWS = 2000  # larger days: the draws are made at this size and scaled by sqrt(size / n)
@@ -61,13 +61,18 @@ class Day:
     frame: pd.DataFrame
 
 
-def newest_day_drift(profile: ReferenceProfile, day: Day, columns: Sequence[str], config: DriftConfig) -> NewestDayDrift:
-    """Each column of the newest day against the reference, at the day's own sample size."""
+def newest_day_drift(profile: ReferenceProfile, day: Day, columns: Sequence[str], config: DriftConfig, *,
+                     done: Optional[Mapping[str, DayColumn]] = None) -> NewestDayDrift:
+    """Each column of the newest day against the reference, at the day's own sample size.
+
+    `done`: columns already measured by the caller with `day_column` (detect_drift does it in its
+    column threads, right after the window's column, while a streamed day still has it cached)."""
     cfg = config.newest_day
     base: dict[str, Any] = dict(date=day.date, rows=int(len(day.frame)), alpha=cfg.alpha, min_effect=cfg.min_effect)
-    if len(day.frame) < config.min_rows:
+    if not day_is_tested(day, config):
         return NewestDayDrift(features={}, note=f"{TOO_FEW}: {len(day.frame)} < drift.min_rows {config.min_rows}", **base)
-    raw = [_day_column(profile, c, day.frame[c], config) for c in columns if c in day.frame.columns]
+    done = done or {}
+    raw = [done[c] if c in done else day_column(profile, c, day.frame[c], config) for c in columns if c in day.frame.columns]
     tested = [r for r in raw if r.p_value is not None]
     # untested columns (below min_effect) count as p = 1: the correction stays honest about how many were looked at
     adjusted = bh_adjust([r.p_value for r in tested] + [1.0] * (len(raw) - len(tested)))
@@ -80,7 +85,13 @@ def newest_day_drift(profile: ReferenceProfile, day: Day, columns: Sequence[str]
     return NewestDayDrift(features=out, **base)
 
 
-def _day_column(profile: ReferenceProfile, column: str, s: pd.Series, config: DriftConfig) -> DayColumn:
+def day_is_tested(day: Day, config: DriftConfig) -> bool:
+    """The day has rows enough for its columns to be measured (else the result only says so)."""
+    return len(day.frame) >= config.min_rows
+
+
+def day_column(profile: ReferenceProfile, column: str, s: pd.Series, config: DriftConfig) -> DayColumn:
+    """One column of the newest day: its distance and p before the correction over the columns."""
     cp = profile.columns[column]
     pair, _, _ = prepare(cp, s)
     n = pair.n_cur

@@ -151,3 +151,31 @@ def test_numeric_of_plain_numpy_columns_equals_the_pandas_path_and_owns_its_valu
         assert got.integer == (s.dtype.kind == "i")
         got.values.sort()  # the caller sorts in place: never the column's own memory
         assert got.values.flags.writeable and not np.shares_memory(got.values, s.to_numpy())
+
+
+def test_newest_day_is_measured_in_the_column_threads_with_the_same_result(monkeypatch):
+    from monitor.stages.drift import Day
+    from monitor.stages.drift import newest_day as nd
+
+    cfg = DriftConfig(workers=2, multivariate={"enabled": False})
+    prof = fit_profile(_frame(4000, 0), KINDS, cfg)
+    window = _frame(3000, 1)
+    day = Day("2026-03-10", window.iloc[2000:].assign(a=window["a"].iloc[2000:] + 1.0))  # a shifted newest day
+    threads: list[str] = []
+    real = detection.day_column
+    monkeypatch.setattr(detection, "day_column",
+                        lambda *a, **k: threads.append(threading.current_thread().name) or real(*a, **k))
+    fallback: list[str] = []
+    real_nd = nd.day_column
+    monkeypatch.setattr(nd, "day_column", lambda p, c, *a, **k: fallback.append(c) or real_nd(p, c, *a, **k))
+    got = detect_drift(prof, window, cfg, newest_day=day).newest_day
+    assert len(threads) == 3
+    assert threading.current_thread().name not in threads and fallback == []  # in the pool, none left over
+    assert got is not None and got.drifted == ["a"]
+    assert got == nd.newest_day_drift(prof, day, list(KINDS), cfg)  # measured alone: the same
+    assert fallback == list(KINDS)
+
+    # too few rows on the day: nothing measured, the result says so
+    threads.clear()
+    small = detect_drift(prof, window, cfg, newest_day=Day("2026-03-10", window.iloc[:5])).newest_day
+    assert threads == [] and small is not None and small.features == {} and "too few rows" in (small.note or "")
