@@ -250,8 +250,7 @@ class BinaryTask(Task):
         lab = labelled_mask(df, self.model)
         if not lab.any():
             return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-        sub = df[lab]
-        return _counts_around_positive(sub, self.predictions(sub, self.score_of(sub)), self.model)
+        return _counts_around_positive(df, lab, self.prediction_codes(df, self.score_of(df)), self.model)
 
     def row_loss(self, df: pd.DataFrame) -> np.ndarray:
         m = self.model
@@ -296,9 +295,11 @@ def sort_scores(score: np.ndarray, *, stable: bool) -> tuple[np.ndarray, np.ndar
     return s, order, sbin, int(sbin[-1]) + 1 if s.size else 0
 
 
-def _counts_around_positive(sub: pd.DataFrame, pred: np.ndarray, m: ModelConfig) -> dict[str, int]:
-    ok = ~np.isnan(pred)
-    y = (sub[m.target] == m.positive_label).to_numpy()[ok]
+def _counts_around_positive(df: pd.DataFrame, lab: np.ndarray, pred: np.ndarray, m: ModelConfig) -> dict[str, int]:
+    """tp/fp/fn/tn of the labelled rows (`lab`) with a prediction (codes 1 / 0 / -1 = none), on the
+    columns as they are (no copy of the labelled rows of the frame)."""
+    ok = lab & (pred >= 0)
+    y = (df[m.target] == m.positive_label).to_numpy(dtype=bool, na_value=False)[ok]
     p = pred[ok].astype(bool)
     return {"tp": int((y & p).sum()), "fp": int((~y & p).sum()), "fn": int((y & ~p).sum()), "tn": int((~y & ~p).sum())}
 
@@ -369,10 +370,12 @@ class MulticlassTask(Task):
         lab = labelled_mask(df, m)
         if not lab.any():
             return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-        sub = df[lab]
-        col = sub[m.prediction] if m.prediction in sub.columns else pd.Series(np.nan, index=sub.index)
-        pred = np.where(col.isna().to_numpy(), np.nan, (col == m.positive_label).to_numpy(dtype=float))
-        return _counts_around_positive(sub, pred, m)
+        if m.prediction not in df.columns:
+            return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+        col = df[m.prediction]
+        pred = (col == m.positive_label).to_numpy(dtype=bool, na_value=False).astype(np.int8)
+        pred[col.isna().to_numpy()] = -1
+        return _counts_around_positive(df, lab, pred, m)
 
     def row_loss(self, df: pd.DataFrame) -> np.ndarray:
         m = self.model
