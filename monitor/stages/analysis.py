@@ -46,6 +46,10 @@ def worst_rows(current: pd.DataFrame, model: ModelConfig, features: list[str], n
     ok = np.flatnonzero(np.isfinite(loss))
     if ok.size == 0:
         return []
+    if ok.size > n:  # only rows at or above the n-th highest loss can be among the n worst
+        vals = loss[ok]
+        ok = ok[vals >= np.partition(vals, vals.size - n)[vals.size - n]]
+        del vals
     # stable order: highest loss first, ties by position
     order = ok[np.lexsort((ok, -loss[ok]))][:n]
     feats = [f for f in features if f in current.columns]

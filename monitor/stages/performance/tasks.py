@@ -258,14 +258,20 @@ class BinaryTask(Task):
         loss = np.full(len(df), np.nan)
         if not lab.any():
             return loss
-        y = (df[m.target] == m.positive_label).to_numpy(dtype=float)
+        y = (df[m.target] == m.positive_label).to_numpy(dtype=bool, na_value=False)
         score = self.score_of(df)
         if score is not None:
-            s = np.clip(score, 1e-15, 1 - 1e-15)
-            vals = -(y * np.log(s) + (1 - y) * np.log1p(-s))
+            # -log(s) for positives, -log1p(-s) for negatives, in one array: the values of
+            # -(y log(s) + (1 - y) log1p(-s)) (the other term is -0.0), without its temporaries
+            vals = np.clip(score, 1e-15, 1 - 1e-15)
+            neg = ~y
+            np.negative(vals, out=vals, where=neg)
+            np.log1p(vals, out=vals, where=neg)
+            np.log(vals, out=vals, where=y)
+            np.negative(vals, out=vals)
         else:
             vals = np.abs(self.predictions(df, None) - y)
-        loss[lab] = vals[lab]
+        np.copyto(loss, vals, where=lab)
         return loss
 
     def uncertainty(self, df: pd.DataFrame) -> Optional[pd.Series]:

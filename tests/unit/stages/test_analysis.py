@@ -122,3 +122,19 @@ def test_worst_rows_of_a_streamed_day_read_the_rows_at_once_and_equal_in_memory(
     expected = worst_rows(df, MODEL, feats, 8)
     assert worst_rows(streamed, MODEL, feats, 8) == expected and len(expected) == 8
     assert Counting.takes == 1  # one read of the row groups holding the 8 rows, not one per row
+
+
+def test_worst_rows_with_ties_at_the_cut_keep_the_first_rows_and_equal_a_full_sort():
+    rng = np.random.default_rng(4)
+    n = 5000
+    score = np.round(rng.random(n), 1)  # 11 distinct scores: many rows share the n-th highest loss
+    y = (rng.random(n) < 0.5).astype(float)
+    y[::7] = np.nan
+    df = pd.DataFrame({"id": np.arange(n) + 100, "score": score, "pred": (score >= 0.5).astype(int), "y": y, "x": rng.normal(size=n)})
+    loss = row_loss(df, MODEL)
+    ok = np.flatnonzero(np.isfinite(loss))
+    for k in (1, 7, 300, n):
+        full = ok[np.lexsort((ok, -loss[ok]))][:k]  # every labelled row sorted: highest loss, then position
+        got = worst_rows(df, MODEL, ["x"], k)
+        assert [r["id"] for r in got] == (full + 100).tolist()
+    assert len(worst_rows(df, MODEL, ["x"], n)) == ok.size  # asking for more rows than there are
