@@ -27,7 +27,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeVar
 
 from monitor.errors import DataError, MonitorError, NotFoundError, StorageError
 from monitor.io.storage import STAGING_DIR, ObjectInfo, Storage, join_uri, writer_gone
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
 KNOWN_OUTPUTS = ("metrics.json", "to_annotate.csv", "report.html", "evidently.html")
@@ -265,20 +266,63 @@ def committed_metrics(st: Storage, base: str, *, before: Optional[str] = None, l
         if m and (before is None or m.group(1) < before):
             names.setdefault(m.group(1), set()).add(m.group(2))
     days = [d for d in sorted(names) if "metrics.json" in names[d]][-limit:]
-    out: list[tuple[str, dict]] = []
-    for day in days:
+
+    def one(day: str) -> Optional[dict]:
         prefix = join_uri(base, f"date={day}") + "/"
         try:
-            manifest = read_manifest(st, prefix) if MANIFEST in names[day] else None
-            doc = json.loads(read_committed(st, prefix, "metrics.json", manifest, infos))
+            raw = _committed_history(st, prefix, MANIFEST in names[day], infos)
+            doc = json.loads(raw)
         except UncommittedError as exc:
             log.warning("history: ignoring %s", exc)
-            continue
+            return None
         except (MonitorError, ValueError):
-            continue  # one unreadable old run does not stop tonight's
-        if isinstance(doc, dict):
-            out.append((day, doc))
-    return out
+            return None  # one unreadable old run does not stop tonight's
+        return doc if isinstance(doc, dict) else None
+
+    docs = _map_reads(st, one, days)
+    return [(day, doc) for day, doc in zip(days, docs) if doc is not None]
+
+
+_HISTORY: dict[tuple[str, str], bytes] = {}  # (date prefix, its manifest's ETag) -> the committed metrics.json
+_HISTORY_ENTRIES = 256
+
+
+def _committed_history(st: Storage, prefix: str, has_manifest: bool, infos: dict[str, ObjectInfo]) -> bytes:
+    """The committed metrics.json of a past date. Remembered by the ETag of the manifest it was read
+    under: that manifest vouches for exactly these bytes (its sha256), so while the listing shows the
+    same ETag the second read of the history in a run (compute, then the report) costs the listing
+    alone, not two GETs a date. Only S3 listings give ETags; a manifest of before the protocol is not
+    remembered (there the bytes are whatever metrics.json holds)."""
+    listed = infos.get(prefix + MANIFEST)
+    if listed is not None and listed.etag and (prefix, listed.etag) in _HISTORY:
+        return _HISTORY[(prefix, listed.etag)]
+    manifest, tag = None, None
+    if has_manifest:
+        raw, tag = st.read_versioned(prefix + MANIFEST)
+        try:
+            manifest = json.loads(raw) if raw is not None else None
+        except ValueError:
+            manifest = None
+        manifest = manifest if isinstance(manifest, dict) else None
+    data = read_committed(st, prefix, "metrics.json", manifest, infos)
+    if tag and listed is not None and listed.etag and manifest is not None and "outputs" in manifest:
+        while len(_HISTORY) >= _HISTORY_ENTRIES:
+            _HISTORY.pop(next(iter(_HISTORY)))
+        _HISTORY[(prefix, tag)] = data
+    return data
+
+
+def _map_reads(st: Storage, fn: Callable[[str], _T], items: Sequence[str]) -> list[_T]:
+    """fn over items, `st.parallel_reads` at a time (each in a copy of this context: the time budgets apply)."""
+    workers = min(st.parallel_reads, len(items))
+    if workers <= 1:
+        return [fn(i) for i in items]
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="history") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, i) for i in items]
+        return [f.result() for f in futures]
 
 
 def sweep_staging(st: Storage, prefixes: Sequence[str], *, older_than: float, limit: int = 200,

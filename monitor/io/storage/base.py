@@ -111,6 +111,8 @@ def join_uri(base: str, *parts: str) -> str:
 class Storage(ABC):
     """The operations the monitor needs; `uri` is always a full URI or path."""
 
+    parallel_reads = 1  # how many small reads a caller may run at once (S3: latency-bound requests)
+
     @abstractmethod
     def list(self, prefix: str) -> list[ObjectInfo]:
         """Every object under the prefix, sorted by URI ([] when there is none)."""

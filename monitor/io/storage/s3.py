@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Optional
@@ -97,6 +98,9 @@ _CLIENTS: dict[tuple[int, str], Any] = {}  # (pid, hash of the settings) -> boto
 _CLIENTS_LOCK = threading.Lock()
 
 
+_BUCKETS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()  # client -> buckets that answered
+
+
 def _shared_client(settings: dict) -> Any:
     """One boto3 client per process and settings (endpoint, region, credentials, AWS_* variables), shared by every
     S3Storage built from them: a run made 16 (0.4 s of client set-up and a new connection each).
@@ -118,6 +122,8 @@ def _shared_client(settings: dict) -> Any:
 
 class S3Storage(Storage):
     """S3 (or MinIO / moto) through boto3, with botocore's standard retry mode for transient errors."""
+
+    parallel_reads = 8  # each small GET is mostly waiting for the answer
 
     def __init__(self, client: Any = None, *, env: Optional[Mapping[str, str]] = None) -> None:
         self._client = client
@@ -205,10 +211,11 @@ class S3Storage(Storage):
             r = self.client.head_object(Bucket=bucket, Key=key)
         except Exception as exc:  # botocore errors, connection errors
             err = self._wrap(uri, exc, "stat")
-            if isinstance(err, NotFoundError) and not isinstance(err, BucketNotFoundError):
-                # HEAD gives a bare 404 for a missing bucket too: tell them apart
+            if isinstance(err, NotFoundError) and not isinstance(err, BucketNotFoundError) and not self._known(bucket):
+                # HEAD gives a bare 404 for a missing bucket too: tell them apart (unless it answered before)
                 self._check_bucket(bucket, uri)
             raise err from exc
+        self._known(bucket, True)
         mtime = r.get("LastModified")
         return ObjectInfo(
             uri=uri,
@@ -216,6 +223,17 @@ class S3Storage(Storage):
             etag=str(r.get("ETag", "")).strip('"') or None,
             mtime=mtime.isoformat() if mtime else None,
         )
+
+    def _known(self, bucket: str, seen: bool = False) -> bool:
+        """Whether the bucket answered a request of this client (`seen`: it just did). Spares the HEAD
+        of the bucket that tells a missing object from a missing bucket, once per run and bucket."""
+        try:
+            known = _BUCKETS.setdefault(self.client, set())
+        except TypeError:  # a client that cannot be weakly referenced: always ask
+            return False
+        if seen:
+            known.add(bucket)
+        return bucket in known
 
     def _check_bucket(self, bucket: str, uri: str) -> None:
         try:
@@ -245,6 +263,7 @@ class S3Storage(Storage):
                     )
         except Exception as exc:
             raise self._wrap(prefix, exc, "list") from exc
+        self._known(bucket, True)
         return sorted(out, key=lambda o: o.uri)
 
     def _read_bytes(self, uri: str) -> bytes:
@@ -274,6 +293,7 @@ class S3Storage(Storage):
                 if kw and _error_code(exc) in ("PreconditionFailed", "412"):
                     raise StorageError(f"{uri}: the object was replaced while it was being read; run again") from exc
                 raise self._wrap(uri, exc, "read") from exc
+            self._known(bucket, True)
             if not kw:  # from the start: the first answer, or a resume without an ETag to hold it to
                 done, etag = 0, str(r.get("ETag", "")).strip('"') or None
                 if out is not None:
@@ -301,6 +321,7 @@ class S3Storage(Storage):
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._wrap(uri, exc, "write") from exc
+        self._known(bucket, True)
 
     def _create_exclusive(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
         """A conditional PUT (If-None-Match: *): S3 stores it only if the key is absent, atomically."""

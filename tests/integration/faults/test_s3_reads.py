@@ -84,3 +84,22 @@ def test_a_connection_lost_every_time_is_an_error_naming_the_object(proxied, tmp
     with pytest.raises(StorageError, match=r"s3://reads/data/big\.parquet: cannot read: the connection was lost in the middle"):
         st.download(URI, tmp_path / "big.parquet")
     assert len(_gets(proxy)) == s3_module._STREAM_TRIES
+
+
+def test_a_missing_object_in_a_bucket_that_answered_costs_one_head(proxied):
+    proxy, st, _ = proxied
+    assert not st.exists("s3://reads/data/missing.parquet")  # the bucket has not answered yet: HEAD it too
+    assert [(r.method, r.path.split("?")[0]) for r in proxy.requests] == [("HEAD", "/reads/data/missing.parquet"), ("HEAD", "/reads")]
+    proxy.requests.clear()
+    st.read_bytes(URI)
+    assert not st.exists("s3://reads/data/missing-too.parquet")
+    assert [r.method for r in proxy.requests] == ["GET", "HEAD"]  # no HEAD of the bucket
+
+
+def test_a_missing_bucket_is_still_named_after_another_bucket_answered(proxied):
+    from monitor.errors import BucketNotFoundError
+
+    _, st, _ = proxied
+    st.read_bytes(URI)
+    with pytest.raises(BucketNotFoundError, match="bucket 'nobucket' does not exist"):
+        st.stat("s3://nobucket/x.parquet")
