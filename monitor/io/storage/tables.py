@@ -66,19 +66,16 @@ def read_table(
     local = storage.local_path(uri)
     try:
         if kind == "parquet":
-            import pyarrow.parquet as pq
+            if local is None:  # downloaded to disk first (multipart): the object's bytes are never held (twice,
+                # while the HTTP body is joined) next to the frame being decoded from them
+                import tempfile
+                from pathlib import Path
 
-            src: Any = str(local) if local is not None else io.BytesIO(storage.read_bytes(uri))
-            pf = pq.ParquetFile(src)
-            names = pf.schema_arrow.names
-            cols = [c for c in columns if c in names] if columns is not None else names
-            cols = [c for c in cols if not c.startswith("__index_level_")]  # pandas' stored index
-            # One column at a time: each column's Arrow buffers are released before the next is
-            # read, so the peak is the DataFrame plus one column, not Arrow table + DataFrame.
-            data = {c: pf.read(columns=[c]).column(0).to_pandas() for c in cols}
-            if not data:
-                return pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
-            return pd.DataFrame(data, copy=False)
+                with tempfile.TemporaryDirectory(prefix="monitor-read-") as tmp:
+                    path = Path(tmp) / "table.parquet"
+                    storage.download(uri, path)
+                    return _read_parquet(path, columns)
+            return _read_parquet(local, columns)
         raw = local.read_bytes() if local is not None else storage.read_bytes(uri)
         if uri.lower().endswith(".gz") or raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
@@ -97,6 +94,22 @@ def read_table(
     except Exception as exc:  # noqa: BLE001 - pyarrow / pandas raise many kinds for a bad file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{uri}: cannot parse as {kind}: {msg}") from None
+
+
+def _read_parquet(path: Any, columns: Optional[Sequence[str]]) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(str(path))
+    names = pf.schema_arrow.names
+    cols = [c for c in columns if c in names] if columns is not None else names
+    cols = [c for c in cols if not c.startswith("__index_level_")]  # pandas' stored index
+    # One column at a time: each column's Arrow buffers are released before the next is
+    # read, so the peak is the DataFrame plus one column, not Arrow table + DataFrame.
+    data = {c: pf.read(columns=[c]).column(0).to_pandas() for c in cols}
+    if not data:
+        return pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
+    return pd.DataFrame(data, copy=False)
 
 
 def read_tables(
