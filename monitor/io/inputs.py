@@ -8,9 +8,13 @@ never a crash; a missing reference or bucket is raised: the run cannot proceed.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from monitor.config import MonitorConfig
 from monitor.errors import BucketNotFoundError, DataError, NotFoundError
@@ -19,6 +23,8 @@ from monitor.io.labels import join_labels, labels_due, labels_partitioned, read_
 from monitor.io.storage import ObjectInfo, S3Storage, Storage, format_uri, read_tables, storage_for
 
 __all__ = ["Inputs", "read_inputs", "window_dates", "join_labels"]
+
+_T = TypeVar("_T")
 
 
 def window_dates(day: dt.date, days: int) -> list[dt.date]:
@@ -52,60 +58,75 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
         for o in objs:
             objects.append({"role": role, **o.to_dict(), "rows": rows if len(objs) == 1 else None})
 
-    # Reference: the run cannot proceed without it.
-    ref_frames, ref_ids = [], []
-    for uri in cfg.reference.uris:
-        df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.reference.format, csv_options=cfg.reference.csv_options,
-                                  lazy=True)
-        ref_frames.append(df)
-        ref_ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
-        record("reference", objs, len(df))
-    reference = ref_frames[0] if len(ref_frames) == 1 else concat(ref_frames)
-    if reference.empty:
-        raise DataError(
-            f"{', '.join(cfg.reference.uris)}: the reference (training snapshot) has no rows; "
-            "point `reference.uri` at the data the model was trained on"
-        )
+    # Reference: the run cannot proceed without it. From remote storage it is fetched while the
+    # production window is read (both mostly wait for the server); its error still comes first.
+    def read_reference() -> tuple[Any, list[str]]:
+        ref_frames, ref_ids = [], []
+        for uri in cfg.reference.uris:
+            df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.reference.format, csv_options=cfg.reference.csv_options,
+                                   lazy=True)
+            ref_frames.append(df)
+            ref_ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
+            record("reference", objs, len(df))
+        reference = ref_frames[0] if len(ref_frames) == 1 else concat(ref_frames)
+        if reference.empty:
+            raise DataError(
+                f"{', '.join(cfg.reference.uris)}: the reference (training snapshot) has no rows; "
+                "point `reference.uri` at the data the model was trained on"
+            )
+        return reference, ref_ids
+
+    ahead = _in_background(read_reference) if any(_storage(u, s3).local_path(u) is None for u in cfg.reference.uris) else None
+    if ahead is None:
+        reference, ref_ids = read_reference()
+    try:
+        # Production window: a missing or broken partition is a finding, not a crash. A partition is
+        # dated by the oldest day it serves (`dates` lists them all), so the newest day is tested on
+        # its own only when it has an object of its own.
+        partitions: list[dict] = []
+        frames = []
+        many = len(cfg.production.uris) > 1
+        read: dict[str, dict] = {}  # each distinct object once: a yearly `{date:%Y}` or undated URI serves many days
+        for d in window_dates(day, cfg.window_days):
+            for template in cfg.production.uris:
+                uri = format_uri(template, d)
+                if uri in read:
+                    read[uri]["dates"].append(d.isoformat())
+                    continue
+                part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None, "dates": [d.isoformat()]}
+                read[uri] = part
+                try:
+                    df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.production.format, csv_options=cfg.production.csv_options)
+                    part.update(found=True, rows=int(len(df)))
+                    record("production", objs, len(df))
+                    if many:
+                        df[cfg.production.source_column] = _source_name(template)
+                    frames.append(df)
+                except BucketNotFoundError:
+                    raise
+                except NotFoundError:
+                    pass  # a missing partition: `found` stays False and quality reports it
+                except DataError as exc:
+                    part.update(found=True, error=str(exc))
+                partitions.append(part)
+    except BaseException:
+        if ahead is not None:
+            ahead.result()  # the reference's error first
+        raise
+    if ahead is not None:
+        reference, ref_ids = ahead.result()
 
     baseline = reference
     if cfg.baseline:
-        frames = []
+        base_frames = []
         for uri in cfg.baseline.uris:
             df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.baseline.format, csv_options=cfg.baseline.csv_options,
                                       lazy=True)
-            frames.append(df)
+            base_frames.append(df)
             record("baseline", objs, len(df))
-        baseline = frames[0] if len(frames) == 1 else concat(frames)
+        baseline = base_frames[0] if len(base_frames) == 1 else concat(base_frames)
+    objects.sort(key=lambda o: {"reference": 0, "baseline": 1}.get(o["role"], 2))  # as when read in turn (stable)
 
-    # Production window: a missing or broken partition is a finding, not a crash. A partition is
-    # dated by the oldest day it serves (`dates` lists them all), so the newest day is tested on
-    # its own only when it has an object of its own.
-    partitions: list[dict] = []
-    frames = []
-    many = len(cfg.production.uris) > 1
-    read: dict[str, dict] = {}  # each distinct object once: a yearly `{date:%Y}` or undated URI serves many days
-    for d in window_dates(day, cfg.window_days):
-        for template in cfg.production.uris:
-            uri = format_uri(template, d)
-            if uri in read:
-                read[uri]["dates"].append(d.isoformat())
-                continue
-            part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None, "dates": [d.isoformat()]}
-            read[uri] = part
-            try:
-                df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.production.format, csv_options=cfg.production.csv_options)
-                part.update(found=True, rows=int(len(df)))
-                record("production", objs, len(df))
-                if many:
-                    df[cfg.production.source_column] = _source_name(template)
-                frames.append(df)
-            except BucketNotFoundError:
-                raise
-            except NotFoundError:
-                pass  # a missing partition: `found` stays False and quality reports it
-            except DataError as exc:
-                part.update(found=True, error=str(exc))
-            partitions.append(part)
     frames = [f for f in frames if len(f)]
     if frames:
         current = frames[0] if len(frames) == 1 else concat(frames)
@@ -150,6 +171,20 @@ def _window_by_timestamp(cfg: MonitorConfig, current: Any, window: list[dt.date]
     if len(found) == 1:  # the rows it gave the window (with several sources, each keeps its rows read)
         found[0].update(rows_read=found[0]["rows"], rows=int(keep.sum()), filtered_by=ts)
     return current[keep.to_numpy()].reset_index(drop=True) if not keep.all() else current
+
+
+def _in_background(fn: Callable[[], _T]) -> Future[_T]:
+    """fn() in a thread, in a copy of this context (the storage time budgets hold there too)."""
+    future: Future[_T] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller with result()
+            future.set_exception(exc)
+
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="read reference", daemon=True).start()
+    return future
 
 
 def _source_name(template: str) -> str:
