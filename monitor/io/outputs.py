@@ -76,7 +76,9 @@ def cached_profile(
     uri = join_uri(cfg.output.uri, cfg.name, "_profiles", f"{key}.npz")
     st = storage_for(uri, s3=s3)
     try:
-        return load(_read_large(st, uri)), True
+        # one GET into one bytes object (botocore's read() does not hold the body twice: measured 153 MB
+        # for the 152 MB profile); through a temporary file it took 0.75 s on the 1M bench, not 0.25 s
+        return load(st.read_bytes(uri)), True
     except Exception:  # noqa: BLE001 - missing, unreadable or corrupt: refit
         pass
     profile = fit()
@@ -85,19 +87,6 @@ def cached_profile(
     except MonitorError:
         pass
     return profile, False
-
-
-def _read_large(st: Storage, uri: str) -> bytes:
-    """An object's bytes; from S3 through a temporary file (multipart download), so that the HTTP body
-    is not held twice while it is joined (the 1M-row profile is 160 MB)."""
-    if st.local_path(uri) is not None or not isinstance(st, S3Storage):
-        return st.read_bytes(uri)
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="monitor-read-") as tmp:
-        path = Path(tmp) / "object"
-        st.download(uri, path)
-        return path.read_bytes()
 
 
 def _cache_uri(cfg: MonitorConfig, name: str) -> str:
