@@ -194,14 +194,21 @@ def _reference_invalid(reference: pd.DataFrame, column: str) -> tuple[int, int]:
     return int((~np.isfinite(x)).sum()), len(x)
 
 
+MISMATCH_BLOCK = 1 << 20  # rows per block: the temporaries stay a few MB at 50M rows (were 24 bytes a row)
+
+
 def _mismatches(score: pd.Series, pred: pd.Series, model: ModelConfig) -> tuple[int, int]:
     """(rows whose prediction disagrees with score >= threshold, rows with both) for a binary classifier."""
     s = pd.to_numeric(score, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    p_pos = (pred == model.positive_label).to_numpy(dtype=bool, na_value=False)
-    valid = np.isfinite(s) & pred.notna().to_numpy()
-    tie = np.abs(s - model.threshold) <= 1e-9  # > vs >= at the threshold itself is a convention
-    bad = valid & ((s >= model.threshold) != p_pos) & ~tie
-    return int(bad.sum()), int(valid.sum())
+    bad = valid = 0
+    for a in range(0, len(s), MISMATCH_BLOCK):
+        sb, pb = s[a : a + MISMATCH_BLOCK], pred.iloc[a : a + MISMATCH_BLOCK]
+        p_pos = (pb == model.positive_label).to_numpy(dtype=bool, na_value=False)
+        ok = np.isfinite(sb) & pb.notna().to_numpy()
+        tie = np.abs(sb - model.threshold) <= 1e-9  # > vs >= at the threshold itself is a convention
+        bad += int(np.count_nonzero(ok & ((sb >= model.threshold) != p_pos) & ~tie))
+        valid += int(np.count_nonzero(ok))
+    return bad, valid
 
 
 def _check_mismatch(

@@ -296,3 +296,23 @@ def test_a_noisy_one_week_reference_cycle_still_explains_the_first_weekend():
     result = check(frame(1100, seed=2), ref, history=past)
     assert "volume" not in names(result) and result.volume["basis"] == "weekday cycle of the reference"
     assert "volume" in names(check(frame(300, seed=2), ref, history=past))
+
+
+def test_mismatch_counted_in_blocks_equals_one_pass(monkeypatch):
+    """Blocks of rows (a few MB of temporaries at 50M rows) give the counts of one whole-column pass,
+    across block edges, with missing scores and predictions and ties at the threshold."""
+    from monitor.stages.quality import predictions
+
+    rng = np.random.default_rng(7)
+    n = 10_007
+    score = pd.Series(np.where(rng.uniform(size=n) < 0.05, np.nan, rng.uniform(0, 1, n)))
+    score[::97] = 0.5  # ties at the threshold are not counted
+    pred = pd.Series((rng.uniform(size=n) < 0.5).astype(float))
+    pred[::89] = np.nan
+    s = score.to_numpy()
+    ok = np.isfinite(s) & pred.notna().to_numpy()
+    expected_bad = int((ok & ((s >= 0.5) != (pred == 1).to_numpy()) & (np.abs(s - 0.5) > 1e-9)).sum())
+    model = MODEL.model_copy(update={"positive_label": 1})
+    monkeypatch.setattr(predictions, "MISMATCH_BLOCK", 1000)
+    assert predictions._mismatches(score, pred, model) == (expected_bad, int(ok.sum()))
+    assert expected_bad > 1000  # many blocks each hold some: a block dropped or counted twice changes the figure
