@@ -102,6 +102,10 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     out = output_prefix(cfg, day)
     st_out = storage_for(out, s3=clients.s3)
     try:
+        if cfg.drift.multivariate.enabled:  # scikit-learn's import (~1 s, mostly the GIL) overlaps the parquet reads
+            from monitor.stages.drift.multivariate import prefetch_classifier
+
+            prefetch_classifier()
         inputs = read_inputs(cfg, day, clients.s3)
         check_columns(cfg, list(inputs.reference.columns))
         history = load_history(cfg, day, s3=clients.s3, limit=cfg.report.trend_runs)
