@@ -61,14 +61,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     # Reference: the run cannot proceed without it. From remote storage it is fetched while the
     # production window is read (both mostly wait for the server); its error still comes first.
     def read_reference() -> tuple[Any, list[str]]:
-        ref_frames, ref_ids = [], []
-        for uri in cfg.reference.uris:
-            df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.reference.format, csv_options=cfg.reference.csv_options,
-                                   lazy=True)
-            ref_frames.append(df)
-            ref_ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
-            record("reference", objs, len(df))
-        reference = ref_frames[0] if len(ref_frames) == 1 else concat(ref_frames)
+        reference, ref_ids = _read_set(cfg.reference, "reference", s3, record)
         if reference.empty:
             raise DataError(
                 f"{', '.join(cfg.reference.uris)}: the reference (training snapshot) has no rows; "
@@ -80,35 +73,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     if ahead is None:
         reference, ref_ids = read_reference()
     try:
-        # Production window: a missing or broken partition is a finding, not a crash. A partition is
-        # dated by the oldest day it serves (`dates` lists them all), so the newest day is tested on
-        # its own only when it has an object of its own.
-        partitions: list[dict] = []
-        frames = []
-        many = len(cfg.production.uris) > 1
-        read: dict[str, dict] = {}  # each distinct object once: a yearly `{date:%Y}` or undated URI serves many days
-        for d in window_dates(day, cfg.window_days):
-            for template in cfg.production.uris:
-                uri = format_uri(template, d)
-                if uri in read:
-                    read[uri]["dates"].append(d.isoformat())
-                    continue
-                part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None, "dates": [d.isoformat()]}
-                read[uri] = part
-                try:
-                    df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.production.format, csv_options=cfg.production.csv_options)
-                    part.update(found=True, rows=int(len(df)))
-                    record("production", objs, len(df))
-                    if many:
-                        df[cfg.production.source_column] = _source_name(template)
-                    frames.append(df)
-                except BucketNotFoundError:
-                    raise
-                except NotFoundError:
-                    pass  # a missing partition: `found` stays False and quality reports it
-                except DataError as exc:
-                    part.update(found=True, error=str(exc))
-                partitions.append(part)
+        frames, partitions = _read_production(cfg, day, s3, record)
     except BaseException:
         if ahead is not None:
             ahead.result()  # the reference's error first
@@ -116,15 +81,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     if ahead is not None:
         reference, ref_ids = ahead.result()
 
-    baseline = reference
-    if cfg.baseline:
-        base_frames = []
-        for uri in cfg.baseline.uris:
-            df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.baseline.format, csv_options=cfg.baseline.csv_options,
-                                      lazy=True)
-            base_frames.append(df)
-            record("baseline", objs, len(df))
-        baseline = base_frames[0] if len(base_frames) == 1 else concat(base_frames)
+    baseline = _read_set(cfg.baseline, "baseline", s3, record)[0] if cfg.baseline else reference
     objects.sort(key=lambda o: {"reference": 0, "baseline": 1}.get(o["role"], 2))  # as when read in turn (stable)
 
     frames = [f for f in frames if len(f)]
@@ -148,6 +105,52 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
 
     return Inputs(current, reference, baseline, labels, partitions, objects, label_errors, "|".join(ref_ids),
                   labels_partitioned=labels_partitioned(cfg), labels_due=due)
+
+
+def _read_set(spec: Any, role: str, s3: Optional[S3Storage], record: Callable[[str, list, int], None]) -> tuple[Any, list[str]]:
+    """The reference or the baseline: every URI of `spec` opened lazily, as one frame, with the
+    identity of each object read (uri:size:etag-or-mtime)."""
+    frames, ids = [], []
+    for uri in spec.uris:
+        df, objs = read_tables(_storage(uri, s3), uri, fmt=spec.format, csv_options=spec.csv_options, lazy=True)
+        frames.append(df)
+        ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
+        record(role, objs, len(df))
+    return (frames[0] if len(frames) == 1 else concat(frames)), ids
+
+
+def _read_production(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage],
+                     record: Callable[[str, list, int], None]) -> tuple[list, list[dict]]:
+    """The production window's frames and one entry per partition. A missing or broken partition is a
+    finding, not a crash. A partition is dated by the oldest day it serves (`dates` lists them all), so
+    the newest day is tested on its own only when it has an object of its own."""
+    partitions: list[dict] = []
+    frames = []
+    many = len(cfg.production.uris) > 1
+    read: dict[str, dict] = {}  # each distinct object once: a yearly `{date:%Y}` or undated URI serves many days
+    for d in window_dates(day, cfg.window_days):
+        for template in cfg.production.uris:
+            uri = format_uri(template, d)
+            if uri in read:
+                read[uri]["dates"].append(d.isoformat())
+                continue
+            part = {"date": d.isoformat(), "uri": uri, "found": False, "rows": None, "error": None, "dates": [d.isoformat()]}
+            read[uri] = part
+            try:
+                df, objs = read_tables(_storage(uri, s3), uri, fmt=cfg.production.format, csv_options=cfg.production.csv_options)
+                part.update(found=True, rows=int(len(df)))
+                record("production", objs, len(df))
+                if many:
+                    df[cfg.production.source_column] = _source_name(template)
+                frames.append(df)
+            except BucketNotFoundError:
+                raise
+            except NotFoundError:
+                pass  # a missing partition: `found` stays False and quality reports it
+            except DataError as exc:
+                part.update(found=True, error=str(exc))
+            partitions.append(part)
+    return frames, partitions
 
 
 def _window_by_timestamp(cfg: MonitorConfig, current: Any, window: list[dt.date], partitions: list[dict]) -> Any:
