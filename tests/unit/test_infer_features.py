@@ -53,22 +53,15 @@ def test_a_lazily_read_reference_is_typed_from_its_schema(tmp_path):
     objects: the same kinds); only columns the schema cannot tell (objects, e.g. decimals) are read."""
     from decimal import Decimal
 
-    from monitor.io.columns import ColumnFrame, ParquetColumns
+    from monitor.io.columns import ColumnFrame
+    from tests.support.column_reads import spied_columns
 
     path = tmp_path / "ref.parquet"
     df = REF.assign(n_null=pd.array([1, None, 3, 4], dtype="Int64"), flag=pd.array([True, None, False, True], dtype="boolean"),
                     amount=[Decimal("1.5"), Decimal("2"), None, Decimal("3")],
                     seen=pd.to_datetime(["2026-01-01"] * 4))
     df.to_parquet(path, index=False)
-    src = ParquetColumns([path])
-    reads: list[str] = []
-    read = src._read
-
-    def spy(name: str) -> pd.Series:
-        reads.append(name)
-        return read(name)
-
-    src._read = spy
+    src, reads = spied_columns(path)
     for features in ({"categorical": ["zip"]}, {"numerical": ["px_0"]}, None):
         cfg = _cfg(features)
         assert infer_features(cfg, ColumnFrame(src)) == infer_features(cfg, pd.read_parquet(path))

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.io.columns import ColumnFrame, ParquetColumns
+from monitor.io.columns import ColumnFrame
 from monitor.stages.quality import refstats
 from monitor.stages.quality.refstats import ReferenceStats
+from tests.support.column_reads import spied_columns
 from tests.unit.stages.test_quality import FEATURES, make_frame, run
 
 KINDS = {**FEATURES, "code": "categorical"}
@@ -39,15 +40,7 @@ def _parquet_frame(tmp_path, df: pd.DataFrame) -> tuple[ColumnFrame, list[str]]:
     """A lazily read reference, and the list of the columns read from its file (in order)."""
     path = tmp_path / "reference.parquet"
     df.to_parquet(path, index=False)
-    src = ParquetColumns([path])
-    reads: list[str] = []
-    read = src._read
-
-    def spy(name: str) -> pd.Series:
-        reads.append(name)
-        return read(name)
-
-    src._read = spy  # type: ignore[method-assign]
+    src, reads = spied_columns(path)
     return ColumnFrame(src), reads
 
 
