@@ -89,6 +89,15 @@ def _code_version() -> str:
 
 
 @_limited
+def _prefetch_imports(cfg: MonitorConfig) -> None:
+    """scikit-learn's import for the domain classifier (~1 s, mostly holding the GIL), begun in the
+    background now so that it overlaps the parquet reads; not at all when the classifier is off."""
+    if cfg.drift.multivariate.enabled:
+        from monitor.stages.drift.multivariate import prefetch_classifier
+
+        prefetch_classifier()
+
+
 def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> dict:
     """Phase 1: read the inputs, run the stages, write metrics.json (+ to_annotate.csv) and the manifest.
 
@@ -102,10 +111,7 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     out = output_prefix(cfg, day)
     st_out = storage_for(out, s3=clients.s3)
     try:
-        if cfg.drift.multivariate.enabled:  # scikit-learn's import (~1 s, mostly the GIL) overlaps the parquet reads
-            from monitor.stages.drift.multivariate import prefetch_classifier
-
-            prefetch_classifier()
+        _prefetch_imports(cfg)
         inputs = read_inputs(cfg, day, clients.s3)
         check_columns(cfg, list(inputs.reference.columns))
         history = load_history(cfg, day, s3=clients.s3, limit=cfg.report.trend_runs)
