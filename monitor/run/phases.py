@@ -88,7 +88,6 @@ def _code_version() -> str:
     return os.environ.get("MONITOR_CODE_VERSION") or __version__
 
 
-@_limited
 def _prefetch_imports(cfg: MonitorConfig) -> None:
     """scikit-learn's import for the domain classifier (~1 s, mostly holding the GIL), begun in the
     background now so that it overlaps the parquet reads; not at all when the classifier is off."""
@@ -98,6 +97,7 @@ def _prefetch_imports(cfg: MonitorConfig) -> None:
         prefetch_classifier()
 
 
+@_limited
 def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions(), clients: Optional[Clients] = None) -> dict:
     """Phase 1: read the inputs, run the stages, write metrics.json (+ to_annotate.csv) and the manifest.
 
