@@ -18,8 +18,8 @@ import pandas as pd
 
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.bootstrap import coarsen, replicate_se, score_bins
+from monitor.stages.performance.estimates import ap_from_counts, auc_from_counts
 from monitor.stages.performance.registry import EPS, div
-from monitor.stages.performance.summary import ap_from_counts, auc_from_counts
 from monitor.stages.performance.tasks import BinaryTask, MulticlassTask, Prepared, Task, sort_scores
 
 __all__ = ["cbpe", "fit_calibrator"]

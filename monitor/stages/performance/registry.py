@@ -1,6 +1,6 @@
 """The metric registry: each metric is a formula over one family of sufficient statistics.
 
-Families (see `summary.py` for how they are collected):
+Families (see `summary.py` for how they are collected, `estimates.py` for how they are turned into intervals):
 
 * confusion  the C x C confusion matrix (rows: true class, columns: predicted);
              accuracy, precision, recall, F1, positive rate, macro/weighted F1,
@@ -43,7 +43,7 @@ class Metric:
     family: str  # confusion | moments | rank | ece
     formula: Optional[Formula] = None  # confusion: flat counts; moments: component means
     proportion: Optional[Proportion] = None  # confusion metrics that are a share of rows: Wilson intervals
-    components: tuple[str, ...] = ()  # moments: names of per-row components (see summary.COMPONENTS)
+    components: tuple[str, ...] = ()  # moments: names of per-row components (see summary.component)
     needs_score: bool = False
     per_class: bool = False  # one output per class: name[class]
     bounds: tuple[float, float] = (0.0, 1.0)  # intervals are clipped to these

@@ -30,7 +30,8 @@ from monitor.config import ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.cbpe import cbpe
-from monitor.stages.performance.summary import MetricEstimate, estimate, summarize
+from monitor.stages.performance.estimates import MetricEstimate, estimate
+from monitor.stages.performance.summary import summarize
 from monitor.stages.performance.tasks import PreparedPair, Task, task_for
 
 __all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "material_test", "materiality", "TOO_FEW_LABELS"]
