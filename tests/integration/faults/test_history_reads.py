@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from monitor.io import commit as commit_module
 from monitor.io.commit import Output, commit, committed_metrics, read_committed, read_manifest
+from monitor.io.commit import committed as commit_module  # where the process-wide read caches live
 from monitor.io.storage import S3Storage, time_limits
 from tests.support.s3_faults import S3FaultProxy, on_get
 
