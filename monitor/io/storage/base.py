@@ -125,6 +125,11 @@ class Storage(ABC):
     def read_bytes(self, uri: str) -> bytes:
         """The object's content; NotFoundError when it does not exist."""
 
+    def read_buffer(self, uri: str) -> Any:
+        """The object's content as a read-only buffer (bytes, or a memory map of a local file whose pages are
+        read when first touched); NotFoundError when it does not exist."""
+        return self.read_bytes(uri)
+
     @abstractmethod
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Replace the object atomically: readers see the old or the new content, never half."""

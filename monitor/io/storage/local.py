@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import hashlib
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -70,6 +71,20 @@ class LocalStorage(Storage):
             raise ObjectNotFoundError(f"{uri}: no such file") from None
         except OSError as exc:
             raise StorageError(f"{uri}: cannot read: {exc}") from exc
+
+    def read_buffer(self, uri: str) -> mmap.mmap:
+        """A read-only memory map of the file: nothing is read until a page is touched, and touched pages can
+        be given back (madvise MADV_DONTNEED: they are read again from the file if touched again). Files are
+        replaced by a rename, never rewritten in place, so the mapped content cannot change under the
+        reader. An empty file cannot be mapped: StorageError."""
+        p = self._path(uri)
+        try:
+            with open(p, "rb") as f:
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"{uri}: no such file") from None
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{uri}: cannot map: {exc}") from exc
 
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         p = self._path(uri)

@@ -119,6 +119,7 @@ def detect_drift(
         del s
         if day_frame is not None and role != "target" and col in day_frame.columns:
             day_done[col] = day_column(profile, col, day_frame[col], config)
+        profile.release(col)  # a cached profile's pages of this column: at most `workers` columns resident
         return raw
 
     with sharing_the_gil() if mv_job is not None else nullcontext():  # the classifier's thread runs Python
