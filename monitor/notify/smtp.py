@@ -1,29 +1,16 @@
-"""Build the email with the standard library and deliver it: SMTP, or an .eml file in an outbox.
+"""Deliver the email: SMTP (retries on transient errors, at most once), or an .eml file in an outbox.
 
     settings = smtp_settings_from_env()            # None when AIRFLOW_CONN_SMTP_DEFAULT is unset
     msg = build_message(report, sender=cfg.email.sender, to=cfg.email.to)
     record = deliver(msg, smtp=settings, outbox_dir=workdir / "outbox")   # -> the manifest's "email" entry
 
-The SMTP connection follows the Airflow SMTP provider (`smtp_default`, read from the
-environment without the metadata DB), with the provider's extra names and defaults:
-SSL on unless `disable_ssl`, STARTTLS on unless `disable_tls` (STARTTLS only applies
-to a plain connection), `timeout` 30 s, `retry_limit` 5, `from_email` as the sender.
-
-Message layout (what mail clients expect for HTML with inline images and a file):
-
-    multipart/mixed
-    ├── multipart/alternative
-    │   ├── text/plain                 the same facts, for text-only clients
-    │   └── multipart/related
-    │       ├── text/html              <img src="cid:...">
-    │       └── image/png ...          Content-ID: <...>
-    └── text/html (attachment)         report.html, images inlined
+The connection is read in connection.py, the message built in message.py (their names are
+re-exported here, where callers import them from).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import smtplib
@@ -32,15 +19,13 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Optional, Union
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from monitor.errors import NotifyError
+from monitor.notify.connection import ENV_VAR, SmtpSettings, parse_smtp_connection, smtp_settings_from_env
+from monitor.notify.message import build_message, checked_address, sanitize_header
 
 __all__ = [
     "SmtpSettings",
@@ -53,203 +38,6 @@ __all__ = [
     "ENV_VAR",
     "DeliveryUnknownError",
 ]
-
-ENV_VAR = "AIRFLOW_CONN_SMTP_DEFAULT"
-_ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send. Defaults are the Airflow SMTP provider's."""
-
-    host: str
-    port: Optional[int] = None  # None: 465 with SSL, else 25 (smtplib's defaults)
-    login: Optional[str] = None
-    password: Optional[str] = None
-    use_ssl: bool = True
-    starttls: bool = True
-    timeout: float = 30.0
-    retries: int = 5  # extra attempts after the first, on transient errors
-    sender: Optional[str] = None  # the connection's from_email
-    backoff: float = 1.0  # seconds before the first retry, doubled each time (capped at 30 s)
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or (465 if self.use_ssl else 25)
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.effective_port}"
-
-    def __repr__(self) -> str:  # never print the password into logs
-        return (f"SmtpSettings(host={self.host!r}, port={self.port!r}, login={self.login!r}, password={'***' if self.password else None}, "
-                f"use_ssl={self.use_ssl}, starttls={self.starttls}, timeout={self.timeout}, retries={self.retries}, sender={self.sender!r})")
-
-
-# --------------------------------------------------------------------------- connection parsing
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise NotifyError(f"{ENV_VAR}: extra {name}={value!r} is not a boolean (use true or false)")
-
-
-def _number(value: Any, name: str, kind=float):
-    try:
-        out = kind(value)
-    except (TypeError, ValueError):
-        raise NotifyError(f"{ENV_VAR}: {name}={value!r} is not a number") from None
-    if out < 0:
-        raise NotifyError(f"{ENV_VAR}: {name}={value!r} must not be negative")
-    return out
-
-
-def _from_fields(host: Any, port: Any, login: Any, password: Any, extra: Mapping[str, Any]) -> SmtpSettings:
-    if not host:
-        raise NotifyError(f"{ENV_VAR}: the connection has no host (e.g. smtp://user:pass@smtp.example.com:587)")
-    return SmtpSettings(
-        host=str(host),
-        port=_number(port, "port", int) if port not in (None, "") else None,
-        login=str(login) if login else None,
-        password=str(password) if password else None,
-        use_ssl=not _bool(extra.get("disable_ssl", False), "disable_ssl"),
-        starttls=not _bool(extra.get("disable_tls", False), "disable_tls"),
-        timeout=_number(extra.get("timeout", 30), "timeout"),
-        retries=_number(extra.get("retry_limit", 5), "retry_limit", int),
-        sender=str(extra["from_email"]) if extra.get("from_email") else None,
-    )
-
-
-def parse_smtp_connection(value: str) -> SmtpSettings:
-    """An Airflow connection in JSON form or URI form (query parameters are the extras)."""
-    value = value.strip()
-    if value.startswith("{"):
-        try:
-            data = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise NotifyError(f"{ENV_VAR}: not valid JSON ({exc.msg} at position {exc.pos})") from None
-        if not isinstance(data, dict):
-            raise NotifyError(f"{ENV_VAR}: the JSON form must be an object with host, port, login, password, extra")
-        extra = data.get("extra") or {}
-        if isinstance(extra, str):
-            try:
-                extra = json.loads(extra) if extra.strip() else {}
-            except json.JSONDecodeError:
-                raise NotifyError(f"{ENV_VAR}: extra is a string but not JSON") from None  # its text may hold a secret
-        if not isinstance(extra, dict):
-            raise NotifyError(f"{ENV_VAR}: extra must be an object, got {type(extra).__name__}")
-        return _from_fields(data.get("host"), data.get("port"), data.get("login"), data.get("password"), extra)
-    parts = urlsplit(value)
-    if not parts.scheme or "://" not in value:
-        # never quote the value: it holds the password
-        raise NotifyError(f"{ENV_VAR}: expected JSON or a URI like smtp://user:pass@host:587?disable_ssl=true, "
-                          f"got a value of {len(value)} characters that is neither")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if "__extra__" in query:  # Airflow's form for nested extras in a URI
-        try:
-            query = json.loads(query["__extra__"])
-        except json.JSONDecodeError:
-            raise NotifyError(f"{ENV_VAR}: __extra__ is not JSON") from None
-    try:
-        port = parts.port
-    except ValueError:
-        raise NotifyError(f"{ENV_VAR}: the port in {parts.netloc.rsplit('@', 1)[-1]!r} is not a number") from None
-    return _from_fields(unquote(parts.hostname or ""), port, unquote(parts.username or ""),
-                        unquote(parts.password or ""), query)
-
-
-def smtp_settings_from_env(env: Mapping[str, str] = os.environ) -> Optional[SmtpSettings]:
-    """The `smtp_default` connection from AIRFLOW_CONN_SMTP_DEFAULT, or None when it is unset or empty."""
-    value = env.get(ENV_VAR)
-    if value is None or not value.strip():
-        return None
-    return parse_smtp_connection(value)
-
-
-# --------------------------------------------------------------------------- message
-
-
-def sanitize_header(value: Any, limit: int = 998) -> str:
-    """One header-safe line: CR, LF and other control characters become spaces (no header injection)."""
-    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]+", " ", str(value if value is not None else ""))
-    return re.sub(r" {2,}", " ", text).strip()[:limit]
-
-
-def _address(value: str, role: str) -> Address:
-    if not isinstance(value, str) or re.search(r"[\r\n\x00]", value):
-        raise NotifyError(f"{role} address {value!r} contains a line break or is not text; give one plain address like name@example.com")
-    name, addr = parseaddr(value)
-    if not addr or not _ADDR_RE.fullmatch(addr) or "," in value or ";" in value:
-        raise NotifyError(f"{role} address {value!r} is not a valid email address (expected name@domain, one per entry)")
-    username, domain = addr.rsplit("@", 1)
-    return Address(display_name=sanitize_header(name, 78), username=username, domain=domain)
-
-
-def build_message(report, *, sender: str, to: list[str], attachments: Optional[dict[str, bytes]] = None,
-                  attach_report: bool = True, date: Optional[dt.datetime] = None, subject_prefix: str = "") -> EmailMessage:
-    """The email for a rendered `Report`: text + HTML alternatives, cid images, report.html attached.
-
-    `attachments` adds files by name (a "report.html" entry replaces the default one);
-    `subject_prefix` (email.subject_prefix in the config) goes in front of the subject.
-    Addresses are validated and every header value is reduced to one line.
-    """
-    if isinstance(to, str):
-        to = [to]
-    if not to:
-        raise NotifyError("no recipients: set email.to in the monitor config (e.g. to: [ml-team@example.com])")
-    from_addr = _address(sender, "sender")
-    to_addrs = [_address(a, "recipient") for a in to]
-    msg = EmailMessage()
-    prefix = sanitize_header(subject_prefix, 60)
-    msg["Subject"] = sanitize_header(f"{prefix} {report.subject}" if prefix else report.subject, 250) or "drift monitor report"
-    msg["From"] = from_addr
-    msg["To"] = to_addrs
-    msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
-    msg["Message-ID"] = make_msgid(domain=from_addr.domain)  # short enough never to be folded
-    for name, value in (("X-Monitor", report.monitor), ("X-Monitor-Date", report.date), ("X-Monitor-Status", report.status)):
-        if value:
-            msg[name] = sanitize_header(value, 100)
-    msg.set_content(report.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(report.html, subtype="html", charset="utf-8")
-    html_part = list(msg.iter_parts())[1]
-    for cid, data in report.images.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", cid):
-            raise NotifyError(f"image id {cid!r} is not a safe Content-ID (letters, digits, _ . - only)")
-        html_part.add_related(data, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{cid}.png",
-                              disposition="inline")
-    files = dict(attachments or {})
-    if attach_report and "report.html" not in files:
-        files["report.html"] = report.standalone_html().encode("utf-8")
-    for name, data in files.items():
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", sanitize_header(name, 120)) or "attachment"
-        maintype, subtype = _mime(safe)
-        if maintype == "text":
-            msg.add_attachment(data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data),
-                               subtype=subtype, charset="utf-8", filename=safe)
-        else:
-            msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=safe)
-    return msg
-
-
-def _mime(name: str) -> tuple[str, str]:
-    import mimetypes
-
-    kind, _ = mimetypes.guess_type(name)
-    if not kind:
-        return "application", "octet-stream"
-    maintype, subtype = kind.split("/", 1)
-    return maintype, subtype
-
-
-# --------------------------------------------------------------------------- delivery
 
 
 def _recipients(msg: EmailMessage) -> list[str]:
@@ -335,7 +123,7 @@ def deliver(msg: EmailMessage, *, smtp: Optional[SmtpSettings], outbox_dir: Unio
         raise NotifyError("the message has no recipients (To is empty)")
     sender = smtp.sender or (msg["From"].addresses[0].addr_spec if msg.get("From") else "")
     if smtp.sender:
-        _address(smtp.sender, "sender (from_email)")
+        checked_address(smtp.sender, "sender (from_email)")
     attempts = max(0, int(smtp.retries)) + 1
     last: Optional[BaseException] = None
     for attempt in range(attempts):
