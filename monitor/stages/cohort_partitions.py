@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import CohortConfig
+from monitor.io.columns import ColumnFrame
 from monitor.stages.cohort_filter import parse_filter
 from monitor.textcut import cut
 
@@ -64,18 +65,19 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     if len(values) < len(uniques):
         names.append(f"{col}=(other {len(uniques) - len(values):,} values)")
     cohort_of = _small(rank)  # narrow before the gathers: one byte a row where it fits, not eight
-    bcodes = _cohort_codes(base[col], uniques, cohort_of) if col in base.columns else None
+    bcodes = _cohort_codes(base, col, uniques, cohort_of) if col in base.columns else None
     return [Partition(tuple(names), cohort_of[codes], bcodes)]
 
 
-def _cohort_codes(values: pd.Series, uniques: pd.Index, cohort_of: np.ndarray) -> np.ndarray:
-    """The cohort of each value: `cohort_of[i]` for the value `uniques[i]`, matched by value (-1 for
-    nulls and values not among them; `cohort_of[-1]` is -1).
+def _cohort_codes(frame: pd.DataFrame, col: str, uniques: pd.Index, cohort_of: np.ndarray) -> np.ndarray:
+    """The cohort of each value of `frame[col]`: `cohort_of[i]` for the value `uniques[i]`, matched by
+    value (-1 for nulls and values not among them; `cohort_of[-1]` is -1).
 
     One factorize of the column and a lookup of its distinct values (not a Categorical
     built over the rows; and a categorical column's own category order does not matter).
+    A streamed frame's text column comes dictionary-encoded from the file (`ColumnFrame.codes`).
     """
-    codes, seen = pd.factorize(values)
+    codes, seen = frame.codes(col) if isinstance(frame, ColumnFrame) else pd.factorize(frame[col])
     at = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(np.asarray(seen, dtype=object))
     return cohort_of[np.append(at, -1)][codes]
 
