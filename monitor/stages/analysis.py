@@ -158,7 +158,20 @@ def select_for_annotation(
     # random tie-break key, fixed per row for this seed
     tiebreak = pd.Series(rng.random(len(cand)), index=cand.index)
 
-    strata: list[tuple[str, pd.Series]] = []  # (reason, priority per candidate row: higher first)
+    strata = _strata(current, lab, cand, labelled, model, tiebreak, cohort_columns, drifted_features)
+    chosen = _draw(strata, tiebreak, min(n, len(cand)))
+    out = cand.loc[list(chosen)].copy()
+    out["reason"] = list(chosen.values())
+    return out
+
+
+Strata = list[tuple[str, pd.Series]]  # (reason, priority per candidate row: higher first)
+
+
+def _strata(current: pd.DataFrame, lab: np.ndarray, cand: pd.DataFrame, labelled: pd.DataFrame, model: ModelConfig,
+            tiebreak: pd.Series, cohort_columns: Sequence[str], drifted_features: Sequence[str]) -> Strata:
+    """The strata that apply to these candidate rows, in the order their shares are filled; random last."""
+    strata: Strata = []
     u = task_for(model).uncertainty(cand)
     if u is not None and u.notna().any():
         strata.append((f"uncertain: score near the threshold {model.threshold:g}", u))
@@ -174,10 +187,13 @@ def select_for_annotation(
         cand_key = cand[col].astype("object").where(cand[col].notna(), "__null__")
         strata.append((f"coverage: least-labelled values of {col}", -cand_key.map(coverage).astype(float)))
     strata.append(("random", tiebreak))
+    return strata
 
+
+def _draw(strata: Strata, tiebreak: pd.Series, n: int) -> dict:
+    """Up to n rows (index -> reason, in the order drawn): an even share per stratum, highest priority
+    first; the random stratum keeps at least one share and fills what the others left."""
     chosen: dict = {}  # index -> reason, insertion-ordered
-    n = min(n, len(cand))
-    # even shares; the random stratum keeps at least one share
     share = max(1, n // len(strata))
     for reason, prio in strata:
         budget = share if reason != "random" else n - len(chosen)
@@ -192,6 +208,4 @@ def select_for_annotation(
                 continue
             chosen[idx] = reason
             taken += 1
-    out = cand.loc[list(chosen)].copy()
-    out["reason"] = list(chosen.values())
-    return out
+    return chosen
