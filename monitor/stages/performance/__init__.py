@@ -1,6 +1,6 @@
 """Model performance on the labelled rows against the baseline, with intervals.
 
-    tasks.py      one strategy per model task (binary, multiclass, regression): rows, metrics, confusion matrix
+    tasks/        one strategy per model task (binary, multiclass, regression): rows, metrics, confusion matrix
     registry.py   the metrics, each a formula over one family of sufficient statistics, with its materiality
     summary.py    sufficient statistics of row groups in one pass (confusion counts, moments, ranking counts)
     estimates.py  values, intervals and standard errors of the metrics from a summary
