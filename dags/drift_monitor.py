@@ -111,11 +111,19 @@ def _schedule(cron: str | None) -> CronDataIntervalTimetable | None:
     return CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
 
 
+def _runbook(cfg: MonitorConfig, config_path: str, dag_id: str) -> str:
+    email = ("to " + ", ".join(cfg.email.to) if cfg.email.to else "to the outbox") + f" (send: {cfg.email.send})"
+    return RUNBOOK.format(
+        name=cfg.name, path=config_path, schedule=cfg.schedule or "manual only", dag_id=dag_id,
+        output=cfg.output.uri.rstrip("/") + "/", email=email, retries=RETRIES,
+        delay=int(RETRY_DELAY.total_seconds() // 60),
+    )
+
+
 def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
     """The DAG for one monitor config. Each task body is one call into monitor.airflow.runtime."""
     cron = helpers.cron_for(cfg.schedule)
     dag_id = helpers.dag_id_for(cfg.name)
-    email = ("to " + ", ".join(cfg.email.to) if cfg.email.to else "to the outbox") + f" (send: {cfg.email.send})"
 
     @dag(
         dag_id=dag_id,
@@ -133,11 +141,7 @@ def build_dag(cfg: MonitorConfig, config_path: str) -> DAG:
         },
         params=PARAMS,
         tags=["drift_monitor", cfg.name],
-        doc_md=RUNBOOK.format(
-            name=cfg.name, path=config_path, schedule=cfg.schedule or "manual only", dag_id=dag_id,
-            output=cfg.output.uri.rstrip("/") + "/", email=email, retries=RETRIES,
-            delay=int(RETRY_DELAY.total_seconds() // 60),
-        ),
+        doc_md=_runbook(cfg, config_path, dag_id),
     )
     def drift_monitor():
         @task
