@@ -33,7 +33,7 @@ from monitor.io.commit import Output, UncommittedError, add_outputs, commit, dig
 from monitor.io.inputs import read_inputs, window_dates
 from monitor.io.outputs import link, load_history, output_prefix, read_manifest, sweep_leftovers
 from monitor.io.safecsv import safe_csv
-from monitor.io.storage import storage_for, time_limits, writer_tag
+from monitor.io.storage import Storage, storage_for, time_limits, writer_tag
 from monitor.jsonutil import dumps
 from monitor.notify.claim import CLAIM_NAME, claim_send, release_claim, settle_claim, why_claimed
 from monitor.notify.smtp import DeliveryUnknownError
@@ -124,15 +124,7 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         raise
     metrics, to_annotate = computed.metrics, computed.to_annotate
 
-    links: dict[str, str] = {"report": link(st_out, out + "report.html")}
-    if to_annotate is not None and len(to_annotate):
-        links["to_annotate"] = link(st_out, out + "to_annotate.csv")
-    if cfg.report.evidently:
-        links["evidently"] = link(st_out, out + "evidently.html")
-    metrics["links"] = links
-    if metrics.get("analysis") is not None and "to_annotate" in links:
-        metrics["analysis"]["to_annotate_uri"] = links["to_annotate"]
-
+    _add_links(cfg, st_out, out, metrics, annotate=to_annotate is not None and len(to_annotate) > 0)
     manifest = {
         "monitor": cfg.name,
         "date": day.isoformat(),
@@ -164,6 +156,18 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
         "profile_cached": metrics.get("profile_cached"),
         "alert_list": [{k: a.get(k) for k in ("severity", "kind", "subject", "new")} for a in metrics["alerts"]][:50],
     }
+
+
+def _add_links(cfg: MonitorConfig, st_out: Storage, out: str, metrics: dict, *, annotate: bool) -> None:
+    """The links to the date's outputs (report, to_annotate.csv when written, the Evidently report) in metrics."""
+    links: dict[str, str] = {"report": link(st_out, out + "report.html")}
+    if annotate:
+        links["to_annotate"] = link(st_out, out + "to_annotate.csv")
+    if cfg.report.evidently:
+        links["evidently"] = link(st_out, out + "evidently.html")
+    metrics["links"] = links
+    if metrics.get("analysis") is not None and "to_annotate" in links:
+        metrics["analysis"]["to_annotate_uri"] = links["to_annotate"]
 
 
 def _committed_metrics(cfg: MonitorConfig, day: dt.date, st: Any, out: str) -> tuple[dict, dict, dict]:
