@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
+import numpy as np
 import pandas as pd
 
 from monitor.stages.quality.coltypes import _compatible, _describe, _kind
@@ -98,7 +99,7 @@ def check_label_values(ctx: Context) -> tuple[dict, list[Finding]]:
     )
     if values is None or target not in reference.columns or len(reference) == 0:
         return {}, []
-    classes = pd.unique(reference[target].dropna())
+    classes = _reference_classes(ctx, target)
     values = values.dropna()
     if len(values) == 0 or len(classes) == 0:
         return {}, []
@@ -114,6 +115,38 @@ def check_label_values(ctx: Context) -> tuple[dict, list[Finding]]:
         f"({shown}), e.g. {_examples(info['unknown_label_examples'], config.examples)}"
     )
     return info, [Finding("label_values", target, "critical", msg, share, config.unknown_label_share)]
+
+
+def _reference_classes(ctx: Context, target: str) -> Any:
+    """`pd.unique(reference[target].dropna())`, the classes seen in training: kept with the reference's
+    figures when they are integers, booleans or finite numbers (they come back as the same array)."""
+    computed = []
+
+    def compute() -> Optional[dict]:
+        classes = pd.unique(ctx.reference[target].dropna())
+        computed.append(classes)
+        if not isinstance(classes, np.ndarray) or str(classes.dtype) not in _CLASS_TYPES:
+            return None
+        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+            return None
+        return {"dtype": str(classes.dtype), "values": classes.tolist()}
+
+    doc = ctx.stats.figure(f"classes|{target}", compute, _classes_valid)
+    if computed:
+        return computed[0]
+    return pd.unique(ctx.reference[target].dropna()) if doc is None else np.array(doc["values"], dtype=doc["dtype"])
+
+
+_CLASS_TYPES = {"int64": (int,), "bool": (bool,), "float64": (float, int)}  # dtype -> the JSON values it takes
+
+
+def _classes_valid(doc: Any) -> bool:
+    if doc is None:
+        return True
+    if not isinstance(doc, dict) or doc.get("dtype") not in _CLASS_TYPES or not isinstance(doc.get("values"), list):
+        return False
+    kinds = _CLASS_TYPES[doc["dtype"]]
+    return all(isinstance(v, kinds) and (doc["dtype"] == "bool" or not isinstance(v, bool)) for v in doc["values"])
 
 
 def _key_type_hint(labels: pd.DataFrame, current: pd.DataFrame, keys: list[str]) -> str:

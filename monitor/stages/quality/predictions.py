@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
@@ -13,6 +14,7 @@ from monitor.config import ModelConfig, QualityConfig
 from monitor.stages.performance.tasks import task_for
 from monitor.stages.quality.common import _count, _excess, _num, _pct, _plain, _rows
 from monitor.stages.quality.context import Context
+from monitor.stages.quality.refstats import counts_up_to
 from monitor.stages.quality.result import Finding
 
 __all__: list[str] = []  # internal to the quality package
@@ -31,7 +33,9 @@ def check_score_invalid(ctx: Context) -> tuple[dict, list[Finding]]:
     if ctx.score is not None:
         bad = n - len(ctx.finite_scores)
         nan = int(ctx.score.isna().sum())
-        ref_bad, ref_n = _reference_invalid(ctx.reference, m.score or "")
+        ref_bad, ref_n = ctx.stats.figure(
+            f"invalid|{m.score}", lambda: list(_reference_invalid(ctx.reference, m.score or "")), counts_up_to(len(ctx.reference), 2)
+        )
         info["score_invalid_share_reference"] = ref_bad / ref_n if ref_n else None
         alert, _ = _excess(bad, n, ref_bad, ref_n if ref_bad else 0, config.score_invalid_share, config.significance_z)
         if bad and alert:
@@ -159,8 +163,16 @@ def check_mismatch(ctx: Context) -> tuple[dict, list[Finding]]:
     if not len(ctx.predictions):
         return {}, []
     info: dict[str, Any] = {}
-    out = _check_mismatch(ctx.score, ctx.current[ctx.model.prediction], ctx.reference, ctx.model, ctx.config, info)
-    return info, out
+    m, ref = ctx.model, ctx.reference
+
+    def reference() -> tuple[int, int]:  # the reference's own disagreement: once per snapshot
+        if not (m.score in ref.columns and m.prediction in ref.columns and len(ref)):
+            return 0, 0
+        bad, valid = ctx.stats.figure(f"mismatch|{m.score}|{m.prediction}|{m.threshold!r}|{m.positive_label!r}",
+                                      lambda: list(_mismatches(ref[m.score], ref[m.prediction], m)), counts_up_to(len(ref), 2))
+        return bad, valid
+
+    return info, _check_mismatch(ctx.score, ctx.current[m.prediction], reference, m, ctx.config, info)
 
 
 def _reference_rate(reference: pd.DataFrame, model: ModelConfig) -> tuple[Optional[pd.Series], Optional[str]]:
@@ -212,16 +224,16 @@ def _mismatches(score: pd.Series, pred: pd.Series, model: ModelConfig) -> tuple[
 
 
 def _check_mismatch(
-    score: pd.Series, pred: pd.Series, reference: pd.DataFrame, model: ModelConfig, config: QualityConfig, info: dict
+    score: pd.Series, pred: pd.Series, reference: Callable[[], tuple[int, int]], model: ModelConfig, config: QualityConfig,
+    info: dict,
 ) -> list[Finding]:
     """Prediction vs score at the threshold, against the reference's own disagreement rate (manual
-    overrides, rounding): a model whose training snapshot disagrees on 1.8% of rows is fine at 1.7%."""
+    overrides, rounding): a model whose training snapshot disagrees on 1.8% of rows is fine at 1.7%.
+    `reference()`: its (disagreeing rows, rows with both), (0, 0) without them."""
     bad, valid = _mismatches(score, pred, model)
     share = bad / max(valid, 1)
     info["mismatch_share"] = share
-    ref_bad, ref_valid = 0, 0
-    if model.score in reference.columns and model.prediction in reference.columns and len(reference):
-        ref_bad, ref_valid = _mismatches(reference[model.score], reference[model.prediction], model)
+    ref_bad, ref_valid = reference()
     ref_share = ref_bad / ref_valid if ref_valid else None
     info["mismatch_share_reference"] = ref_share
     alert, z = _excess(bad, valid, ref_bad, ref_valid, config.prediction_mismatch_share, config.significance_z)

@@ -9,11 +9,16 @@ none of the feature columns of the reference. Every figure is the one the checks
 the column before (`float(isna().mean())` is n_null / n_rows exactly; the range is that of the
 finite values after `pd.to_numeric(errors="coerce")`; the categories are `dropna().value_counts()`).
 A summary that raised is re-raised where the check asks for it, so a check fails as it did.
+
+Figures of the whole reference that are not a feature's (`figure`: its duplicate ids, its invalid
+scores, its prediction/score disagreement, its label classes, what each feature holds) are cached
+the same way, each named by what it depends on besides the snapshot (columns, threshold...).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
@@ -22,7 +27,7 @@ import pandas as pd
 __all__: list[str] = []  # internal to the quality package
 
 FORMAT = "monitor.quality.reference_stats"
-VERSION = 1
+VERSION = 2  # 2: the whole-reference figures (`figure`)
 CACHED_CATEGORIES = 100_000  # a column with more distinct values is summed up again on each run, not cached
 _INDEX_DTYPES = ("str", "string", "object", "int64", "float64", "bool")  # category dtypes that survive JSON
 
@@ -30,13 +35,15 @@ _INDEX_DTYPES = ("str", "string", "object", "int64", "float64", "bool")  # categ
 class ReferenceStats:
     """Per-column summaries of the reference, computed on first use (one read per column)."""
 
-    def __init__(self, reference: Any, cached: Optional[dict] = None, kinds: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, reference: Any, cached: Optional[dict] = None, kinds: Optional[dict[str, str]] = None,
+                 figures: Optional[dict[str, Any]] = None) -> None:
         self._ref = reference
         self._n = len(reference)
         self._kinds = dict(kinds or {})  # feature -> numerical | categorical: which figure a read works out
         self._cols: dict[str, dict[str, Any]] = {}  # column -> {"dtype", "n_null", "range", "categories"}
         self._errors: dict[tuple[str, str], Exception] = {}
         self.changed = False  # figures were computed that the cache did not hold
+        self._figures: dict[str, Any] = dict(figures or {})  # name (with what it depends on) -> JSON value
         for col, entry in (cached or {}).items():
             if col in reference.columns:
                 self._cols[col] = dict(entry)
@@ -57,6 +64,18 @@ class ReferenceStats:
     def categories(self, col: str) -> tuple[pd.Index, int, int]:
         """(the distinct non-null values, how many occur once, how many non-null values)."""
         return self._get(col, "categories")
+
+    def figure(self, name: str, compute: Callable[[], Any], valid: Callable[[Any], bool] = lambda v: True) -> Any:
+        """A figure of the whole reference, `compute()` once per snapshot: `name` says everything it
+        depends on besides the snapshot (its columns, the threshold...). Its value must survive JSON
+        exactly (ints, finite floats, text, lists of them, None); a cached value `valid` rejects is
+        worked out again. An error is not cached: the check asking fails as it did."""
+        if name in self._figures and valid(self._figures[name]):
+            return self._figures[name]
+        value = compute()
+        self._figures[name] = value
+        self.changed = True
+        return value
 
     # ------------------------------------------------------------------ computing
     def _get(self, col: str, what: str) -> Any:
@@ -93,7 +112,8 @@ class ReferenceStats:
                 keep["categories"] = {"dtype": str(cats[0].dtype), "values": cats[0].tolist(),
                                       "singletons": cats[1], "total": cats[2]}
             out[col] = keep
-        doc = {"format": FORMAT, "version": VERSION, "rows": self._n, "columns": out}
+        figures = {k: v for k, v in self._figures.items() if _json_exact(v)}
+        doc = {"format": FORMAT, "version": VERSION, "rows": self._n, "columns": out, "figures": figures}
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -105,11 +125,35 @@ class ReferenceStats:
         columns = doc["columns"]
         if not isinstance(columns, dict) or not all(_valid(e, len(reference)) for e in columns.values()):
             raise ValueError("a reference summary with figures of the wrong shape")
+        figures = doc.get("figures", {})
+        if not isinstance(figures, dict):
+            raise ValueError("a reference summary with figures of the wrong shape")
         for entry in columns.values():
             c = entry.get("categories")
             if c is not None:  # the values as the Index value_counts gave (raises on values not of its dtype)
                 entry["categories"] = (pd.Index(c["values"], dtype=c["dtype"]), c["singletons"], c["total"])
-        return cls(reference, columns, kinds)
+        return cls(reference, columns, kinds, figures)
+
+
+def counts_up_to(n: int, size: int = 1) -> Callable[[Any], bool]:
+    """A `figure` validator: `size` whole numbers in [0, n] (one number when `size` is 1)."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= n
+
+    return lambda v: whole(v) if size == 1 else isinstance(v, list) and len(v) == size and all(whole(x) for x in v)
+
+
+def _json_exact(v: Any) -> bool:
+    """The value comes back from JSON as it is: None, bool, int, str, finite float, or lists/dicts of them."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return True
+    if isinstance(v, float):
+        return bool(np.isfinite(v))
+    if isinstance(v, list):
+        return all(_json_exact(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _json_exact(x) for k, x in v.items())
+    return False
 
 
 def _valid(entry: Any, n: int) -> bool:

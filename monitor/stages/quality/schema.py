@@ -16,6 +16,7 @@ from monitor.config import ModelConfig, QualityConfig
 from monitor.stages.quality.coltypes import _coercion, _compatible, _convert, _describe, _kind, _kind_of
 from monitor.stages.quality.common import _count, _pct
 from monitor.stages.quality.context import Context, SchemaAnalysis
+from monitor.stages.quality.refstats import ReferenceStats
 from monitor.stages.quality.result import Finding
 
 __all__: list[str] = []  # internal to the quality package
@@ -25,9 +26,11 @@ Rename = tuple[str, str, float, Optional[float]]  # (old, new, name similarity, 
 
 
 def analyse_schema(
-    current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig, features: dict[str, str], config: QualityConfig
+    current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig, features: dict[str, str], config: QualityConfig,
+    stats: Optional[ReferenceStats] = None,
 ) -> SchemaAnalysis:
-    """Columns against the reference; rename matching only when `renamed_columns` is on."""
+    """Columns against the reference; rename matching only when `renamed_columns` is on. `stats`: the
+    reference's figures, where what each reference feature holds is kept once worked out."""
     section: dict[str, Any] = {"missing": [], "added": [], "renamed": [], "type_changed": []}
     if len(current) == 0:
         # Nothing arrived (the reader may hand over an empty frame of any shape): the
@@ -50,7 +53,7 @@ def analyse_schema(
 
     renamed = _match_renames(current, reference, missing, added, config) if config.is_on("renamed_columns") else []
     taken = {c for old, new, _, _ in renamed for c in (old, new)}
-    kinds, coercions, changed = _type_changes(current, reference, features, config)
+    kinds, coercions, changed = _type_changes(current, reference, features, config, stats)
     section.update(
         missing=[c for c in missing if c not in taken],
         added=[c for c in added if c not in taken],
@@ -99,7 +102,8 @@ def _match_renames(
 
 
 def _type_changes(
-    current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], config: QualityConfig
+    current: pd.DataFrame, reference: pd.DataFrame, features: dict[str, str], config: QualityConfig,
+    stats: Optional[ReferenceStats] = None,
 ) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, pd.Series]], list[dict]]:
     """Type changes, judged on what the values are (an int column with nulls read as floats is
     fine; an int column arriving as strings is not), and the parseable ones converted back."""
@@ -109,7 +113,8 @@ def _type_changes(
     for col in features:
         if col not in current.columns or col not in reference.columns:
             continue
-        rk, ck = _kind_of(reference, col), _kind_of(current, col)
+        rk = _reference_kind(reference, col, stats)
+        ck = _kind_of(current, col)
         kinds[col] = (rk, ck)
         if _compatible(rk, ck):
             continue
@@ -128,6 +133,13 @@ def _type_changes(
         if to is not None and converted is not None and parsed_share is not None and parsed_share >= config.coerce_min_share:
             coercions[col] = (to, converted)
     return kinds, coercions, changed
+
+
+def _reference_kind(reference: pd.DataFrame, col: str, stats: Optional[ReferenceStats]) -> str:
+    """`_kind_of(reference, col)`, kept with the reference's figures (an object column is read to tell)."""
+    if stats is None:
+        return _kind_of(reference, col)
+    return str(stats.figure(f"kind|{col}", lambda: _kind_of(reference, col), lambda v: isinstance(v, str)))
 
 
 # --------------------------------------------------------------------------- the checks

@@ -47,12 +47,12 @@ def check_quality(
         if kind not in ("numerical", "categorical"):
             raise DataError(f"feature {col!r} has kind {kind!r}; use 'numerical' or 'categorical'")
     early: list[Finding] = []
+    stats = reference_stats if reference_stats is not None else ReferenceStats(reference, kinds=features)
     try:
-        schema = analyse_schema(current, reference, model, features, config)
+        schema = analyse_schema(current, reference, model, features, config, stats)
     except Exception as exc:  # noqa: BLE001 - the run goes on with the columns as they are
         schema = SchemaAnalysis()
         early.append(Finding("schema", "schema", "warning", f"The schema checks could not run on this data ({_why(exc)})"))
-    stats = reference_stats if reference_stats is not None else ReferenceStats(reference, kinds=features)
     columns, usable, found = profile_columns(current, reference, features, schema, stats, config)
     ctx = Context(
         current, reference, model, features, config, window_start, window_end, partitions, history or [],

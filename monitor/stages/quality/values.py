@@ -13,7 +13,7 @@ from monitor.config import QualityConfig
 from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
 from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _repeats, _rows, _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
-from monitor.stages.quality.refstats import ReferenceStats
+from monitor.stages.quality.refstats import ReferenceStats, counts_up_to
 from monitor.stages.quality.result import Finding
 
 __all__: list[str] = []  # internal to the quality package
@@ -248,7 +248,8 @@ def check_ids(ctx: Context) -> tuple[dict, list[Finding]]:
     # Against the reference's own duplicate rate when its ids repeat (a log keyed by customer);
     # otherwise ids are unique by contract and any duplicate counts.
     ref_dups, ref_n = (
-        (_duplicate_rows(reference[col]), len(reference)) if col in reference.columns else (0, 0)
+        (ctx.stats.figure(f"duplicate_rows|{col}", lambda: _duplicate_rows(reference[col]), counts_up_to(len(reference))),
+         len(reference)) if col in reference.columns else (0, 0)
     )
     info["duplicate_share_reference"] = ref_dups / ref_n if ref_n else None
     alert, _ = _excess(dup_rows, len(current), ref_dups, ref_n if ref_dups else 0, config.duplicate_id_share, config.significance_z)

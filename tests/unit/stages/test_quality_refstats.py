@@ -147,3 +147,88 @@ def test_a_streamed_day_is_read_once_for_the_three_value_checks(tmp_path, monkey
     off = run(day, ref, features=KINDS, config=QualityConfig(checks={"out_of_range": False, "unseen_categories": False}))
     assert not {"out_of_range", "unseen_categories"} & {f.check for f in off.findings}
     assert all(off.columns[c]["out_of_range_share"] is None and off.columns[c]["unseen_share"] is None for c in KINDS)
+
+
+# ----------------------------------------------------------------------------- whole-reference figures
+
+
+def _full_reference(n: int = 400) -> pd.DataFrame:
+    """A reference with the model's columns: repeated ids, invalid scores and disagreeing predictions."""
+    ref = make_frame(n, seed=1).assign(code=np.arange(n) % 5)
+    ref.loc[: n // 10, "id"] = ref.loc[n // 2 : n // 2 + n // 10, "id"].to_numpy()  # 10% repeat another row's id
+    ref["y_pred_proba"] = ref["y_pred_proba"].astype(float)
+    ref.loc[::50, "y_pred_proba"] = np.nan
+    ref.loc[1::97, "y_pred_proba"] = np.inf
+    ref.loc[::13, "y_pred"] = 1 - ref.loc[::13, "y_pred"]  # disagrees with its score
+    return ref
+
+
+def _bad_day() -> pd.DataFrame:
+    cur = _current()
+    cur.loc[:60, "id"] = cur.loc[100:160, "id"].to_numpy()
+    cur.loc[:40, "y_pred_proba"] = np.nan
+    cur.loc[:90, "y_pred"] = 1 - cur.loc[:90, "y_pred"]
+    cur.loc[:20, "repaid"] = 7  # a class never seen in training
+    return cur
+
+
+def test_whole_reference_figures_are_cached_and_give_the_same_result(tmp_path):
+    ref, cur = _full_reference(), _bad_day()
+    frame, reads = _parquet_frame(tmp_path, ref)
+    first = ReferenceStats(frame, kinds=KINDS)
+    plain = run(cur, frame, features=KINDS, reference_stats=first)
+    figures = json.loads(first.to_json())["figures"]
+    assert {"duplicate_rows|id", "invalid|y_pred_proba", "mismatch|y_pred_proba|y_pred|0.5|1", "classes|repaid",
+            "kind|income", "kind|region", "kind|code"} <= set(figures)
+    assert figures["classes|repaid"] == {"dtype": "int64", "values": pd.unique(ref["repaid"]).tolist()}
+    assert "id" in reads  # the reference's ids were read for their duplicates
+    checks = {f.check for f in plain.findings}
+    assert {"duplicate_ids", "score_invalid", "prediction_score_mismatch", "label_values"} <= checks
+    assert plain.ids["duplicate_share_reference"] > 0 and plain.predictions["mismatch_share_reference"] > 0
+    assert plain.predictions["score_invalid_share_reference"] > 0
+
+    reads.clear()
+    cached = ReferenceStats.from_json(frame, first.to_json(), kinds=KINDS)
+    again = run(cur, frame, features=KINDS, reference_stats=cached)
+    assert not cached.changed and "id" not in reads  # nothing worked out again, the ids not read
+    assert _doc(again) == _doc(plain) == _doc(run(cur, ref, features=KINDS))
+
+
+def test_a_figure_of_other_settings_or_damaged_is_worked_out_again(tmp_path):
+    """A figure is named by what it depends on: another threshold is another figure; a cached value of
+    the wrong shape is not trusted (worked out again, the result as without a cache)."""
+    from tests.unit.stages.test_quality import MODEL
+
+    ref, cur = _full_reference(), _bad_day()
+    first = ReferenceStats(ref, kinds=KINDS)
+    run(cur, ref, features=KINDS, reference_stats=first)
+    doc = json.loads(first.to_json())
+    other = MODEL.model_copy(update={"threshold": 0.8})
+    stats = ReferenceStats.from_json(ref, json.dumps(doc).encode(), kinds=KINDS)
+    moved = run(cur, ref, features=KINDS, model=other, reference_stats=stats)
+    assert stats.changed and "mismatch|y_pred_proba|y_pred|0.8|1" in json.loads(stats.to_json())["figures"]
+    assert _doc(moved) == _doc(run(cur, ref, features=KINDS, model=other))
+    assert moved.predictions["mismatch_share_reference"] != run(cur, ref, features=KINDS).predictions["mismatch_share_reference"]
+
+    doc["figures"].update({"duplicate_rows|id": -3, "invalid|y_pred_proba": [10**9, 400], "classes|repaid": {"dtype": "int64",
+                           "values": ["a"]}, "mismatch|y_pred_proba|y_pred|0.5|1": "many"})
+    damaged = ReferenceStats.from_json(ref, json.dumps(doc).encode(), kinds=KINDS)
+    assert _doc(run(cur, ref, features=KINDS, reference_stats=damaged)) == _doc(run(cur, ref, features=KINDS))
+    assert damaged.changed
+    doc["figures"] = ["not", "a", "mapping"]
+    with pytest.raises(ValueError):
+        ReferenceStats.from_json(ref, json.dumps(doc).encode(), kinds=KINDS)
+
+
+@pytest.mark.parametrize("classes", [["no", "yes"], [0.5, np.inf]])
+def test_label_classes_that_would_not_survive_json_are_worked_out_each_time(classes):
+    def labelled(df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(repaid=pd.Series(classes * (len(df) // 2 + 1)).iloc[: len(df)].to_numpy())
+
+    ref, cur = labelled(_full_reference()), labelled(_bad_day())
+    stats = ReferenceStats(ref, kinds=KINDS)
+    plain = run(cur, ref, features=KINDS, reference_stats=stats)
+    assert json.loads(stats.to_json())["figures"]["classes|repaid"] is None
+    cached = ReferenceStats.from_json(ref, stats.to_json(), kinds=KINDS)
+    assert _doc(run(cur, ref, features=KINDS, reference_stats=cached)) == _doc(plain)
+    assert plain.to_dict()["labels"]["classes"][:1] == classes[:1] and len(plain.to_dict()["labels"]["classes"]) == 2
