@@ -14,7 +14,8 @@ import pytest
 from monitor.alerts import Alert
 from monitor.errors import DataError
 from monitor.io.storage.deadlines import check_deadline, time_limits
-from monitor.run.computation import DriftStage, StageRunner, _run_stages
+from monitor.run.runner import StageRunner, run_stages
+from monitor.run.stages import DriftStage
 
 WAIT = 10.0  # seconds drift waits for the performance stage to start (it never does when they run in turn)
 
@@ -71,7 +72,7 @@ def test_drift_runs_beside_the_next_stages_and_is_recorded_first():
     drift, stages = _stages()
     runner, done = StageRunner(), {}
     ctx = SimpleNamespace(current=pd.DataFrame({"x": [1.0]}))
-    assert _run_stages(ctx, stages, runner, done) is drift
+    assert run_stages(ctx, stages, runner, done) is drift
     assert drift.thread != threading.current_thread().name
     assert [a.subject for a in runner.alerts] == ["drift overlapped=True", "performance", "cohorts", "analysis"]
     assert list(runner.timings) == ["drift", "performance", "cohorts", "analysis"]
@@ -83,7 +84,7 @@ def test_a_streamed_day_runs_one_stage_at_a_time():
     drift, stages = _stages(wait=0.2)
     runner = StageRunner()
     ctx = SimpleNamespace(current=object())  # a ColumnFrame: not a pandas DataFrame
-    _run_stages(ctx, stages, runner, {})
+    run_stages(ctx, stages, runner, {})
     assert drift.thread == threading.current_thread().name
     assert [a.subject for a in runner.alerts][0] == "drift overlapped=False"
     assert list(runner.timings) == ["drift", "performance", "cohorts", "analysis"]
@@ -92,7 +93,7 @@ def test_a_streamed_day_runs_one_stage_at_a_time():
 def test_a_failing_drift_thread_is_an_error_entry_in_stage_order():
     drift, stages = _stages(fail=True)
     runner, done = StageRunner(), {}
-    _run_stages(SimpleNamespace(current=pd.DataFrame()), stages, runner, done)
+    run_stages(SimpleNamespace(current=pd.DataFrame()), stages, runner, done)
     assert runner.errors == [{"stage": "drift", "error": "the profile is damaged"}]
     assert [a.subject for a in runner.alerts] == ["stage:drift", "performance", "cohorts", "analysis"]
     assert done["drift"] is None and stages[-1].saw["drift"] is None
@@ -104,6 +105,6 @@ def test_the_time_limits_reach_the_drift_thread(streamed):
     runner = StageRunner()
     ctx = SimpleNamespace(current=object() if streamed else pd.DataFrame())
     with time_limits(None, 1e-9):  # already spent
-        _run_stages(ctx, stages, runner, {})
+        run_stages(ctx, stages, runner, {})
     assert runner.errors[0]["stage"] == "drift"
     assert "exceeded limits.run_seconds" in runner.errors[0]["error"]
