@@ -96,6 +96,11 @@ class Context:
             return None
         return self.current[self.model.prediction].dropna()
 
+    @cached_property
+    def prediction_unique(self) -> int:
+        """How many distinct predictions (non-null), 0 without a prediction column."""
+        return int(self.predictions.nunique()) if self.predictions is not None else 0
+
     def prediction_profile(self) -> dict[str, Any]:
         """The `predictions` figures every check shares: score and prediction basics."""
         info: dict[str, Any] = {}
@@ -119,6 +124,6 @@ class Context:
             info.update(
                 prediction_column=self.model.prediction,
                 prediction_missing_share=1 - len(self.predictions) / self.n,
-                prediction_unique=int(self.predictions.nunique()),
+                prediction_unique=self.prediction_unique,
             )
         return info

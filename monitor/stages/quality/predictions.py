@@ -86,7 +86,7 @@ def check_constant(ctx: Context) -> tuple[dict, list[Finding]]:
         msg = f"`{m.score}`: every score is {_num(float(finite[0]))} ({_rows(len(finite))}): the model output is constant"
         out.append(Finding("constant_prediction", m.score or "", "critical", msg, 1, config.constant_min_rows))
     present = ctx.predictions
-    if present is None or len(present) < config.constant_min_rows or present.nunique() != 1:
+    if present is None or len(present) < config.constant_min_rows or ctx.prediction_unique != 1:
         return {}, out
     only = present.iloc[0]
     plausible = False

@@ -676,3 +676,15 @@ def test_out_of_range_compares_with_what_a_sample_of_the_references_size_leaves_
     assert f.subject == "income" and f.severity == "critical"
     part = make_frame(36).assign(income=np.r_[rng.lognormal(10, 0.5, 24), np.full(12, 1e7)], age=rng.normal(40, 10, 36))
     assert one(run(part, ref, features=feats), "out_of_range").subject == "income"  # a third of the rows
+
+
+def test_null_rates_counted_on_the_array_equal_pandas():
+    from monitor.stages.quality.values import _null_rate
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=1001)
+    x[rng.random(1001) < 0.37] = np.nan
+    x[:3] = np.inf  # not a null
+    for s in (pd.Series(x), pd.Series(x).astype("Float64"), pd.Series(x, dtype=object), pd.Series(x).astype(np.float32),
+              pd.Series(["a", None, "b"]), pd.Series([np.nan] * 4), pd.Series([1.0])):
+        assert _null_rate(s) == float(s.isna().mean()), s.dtype
