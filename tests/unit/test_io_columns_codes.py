@@ -28,14 +28,17 @@ def _plain(s: pd.Series) -> list:
 def _files(tmp_path) -> ColumnFrame:
     """Two files: row groups with their own dictionaries, nulls, a column missing from one file."""
     a = pa.table({"s": pa.array(["b", None, "a", "b", "c"]), "i": pa.array([1, 2, None, 1, 3]), "only_a": pa.array(["x"] * 5)})
-    b = pa.table({"s": pa.array(["z", "a", None]), "i": pa.array([5, 1, 1])})
+    b = pa.table({"s": pa.array(["z", "a", None], pa.large_string()), "i": pa.array([5, 1, 1])})  # as pandas writes text
     pq.write_table(a, tmp_path / "a.parquet", row_group_size=2)
     pq.write_table(b, tmp_path / "b.parquet")
     return ColumnFrame(ParquetColumns([tmp_path / "a.parquet", tmp_path / "b.parquet"]))
 
 
+@pytest.mark.parametrize("reader", ["dictionary", "plain"])
 @pytest.mark.parametrize("col", ["s", "i", "only_a"])
-def test_codes_give_each_row_its_value_as_the_read_column_does(tmp_path, col):
+def test_codes_give_each_row_its_value_as_the_read_column_does(tmp_path, col, reader, monkeypatch):
+    if reader == "plain":  # a source with one reader only (an open file object): encoded after the read
+        monkeypatch.setattr(ParquetColumns, "_dictionary_file", lambda self, i: self._files[i])
     cf = _files(tmp_path)
     codes, values = cf.codes(col)
     assert _values(codes, values) == _plain(cf[col])
@@ -88,3 +91,13 @@ def test_cohorts_of_a_streamed_baseline_equal_those_in_memory(tmp_path):
             assert np.array_equal(g.current, w.current) and np.array_equal(g.baseline, w.baseline)
             assert g.baseline.dtype == w.baseline.dtype
     assert (want[0].baseline == -1).sum() == (~base["region"].isin(cur["region"])).sum()  # not in the window (or null): none
+
+
+def test_text_columns_of_string_and_large_string_files_are_read_as_dictionaries(tmp_path):
+    cf = _files(tmp_path)
+    reads: list[str] = []
+    read = cf._src._read
+    cf._src._read = lambda name: reads.append(name) or read(name)
+    codes, values = cf.codes("s")
+    assert reads == [] and _values(codes, values) == ["b", None, "a", "b", "c", "z", "a", None]
+    assert codes.dtype == np.int32 and sorted(values) == ["a", "b", "c", "z"]
