@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -41,14 +41,14 @@ _CACHE_BYTES = 1 << 28  # decoded columns kept for reuse (the last few asked for
 class ParquetColumns:
     """Parquet files of one table read column by column; the same Series `read_table` would build."""
 
-    def __init__(self, paths: Sequence[Union[str, Path]], *, keep: Iterable[Any] = ()) -> None:
+    def __init__(self, paths: Sequence[Union[str, Path, BinaryIO]], *, keep: Iterable[Any] = ()) -> None:
         import pyarrow.parquet as pq
 
         self._paths = list(paths)
         # One reader per file, shared by the drift threads: Arrow's FileReader is not safe for concurrent
         # reads (pre_buffer's cache is file-wide state; a 50M-row run hung in ReadRangeCache::Read), so
         # pre_buffer is off (local files: no speed lost) and every read of a file holds _read_lock.
-        self._files = [pq.ParquetFile(str(p), pre_buffer=False) for p in paths]
+        self._files = [pq.ParquetFile(p if hasattr(p, "read") else str(p), pre_buffer=False) for p in paths]
         self._read_lock = threading.Lock()
         self._dict_files: dict[int, Any] = {}  # file index -> a reader giving its text columns as dictionaries (codes())
         self._keep = list(keep)  # e.g. temporary directories that must outlive the files
@@ -76,6 +76,17 @@ class ParquetColumns:
             for g in range(f.metadata.num_row_groups):
                 self._groups.append((start, i, g))
                 start += f.metadata.row_group(g).num_rows
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch the byte ranges of these columns now, from the files read by ranges (RangedObject);
+        files on disk have nothing to fetch."""
+        wanted = set(names)
+        for f, src in zip(self._files, self._paths):
+            if hasattr(src, "prefetch"):
+                md = f.metadata
+                src.prefetch(chunk_range(md.row_group(g).column(i)) for g in range(md.num_row_groups)
+                             for i in range(md.num_columns)
+                             if md.row_group(g).column(i).path_in_schema.split(".")[0] in wanted)
 
     def empty_frame(self) -> pd.DataFrame:
         """No rows, the columns with the dtypes a full read gives."""
@@ -236,6 +247,14 @@ class ParquetColumns:
         return pd.DataFrame(rows, columns=list(columns)) if rows else self.empty_frame()[list(columns)]
 
 
+def chunk_range(chunk: Any) -> tuple[int, int]:
+    """The bytes [start, end) of one column chunk (pyarrow ColumnChunkMetaData), as Arrow reads them."""
+    start = chunk.data_page_offset
+    if chunk.has_dictionary_page and 0 < chunk.dictionary_page_offset < start:
+        start = chunk.dictionary_page_offset
+    return start, start + chunk.total_compressed_size
+
+
 class ColumnFrame:
     """A DataFrame-like, read-only view: the columns of a `ParquetColumns` plus in-memory columns.
 
@@ -305,6 +324,10 @@ class ColumnFrame:
     def cache_only(self, names: Iterable[str]) -> None:
         """Cache only these columns from now on (those several stages read); the others are read when asked."""
         self._src.cache_only = set(names)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch these columns' bytes of a remote source now (see ParquetColumns.prefetch)."""
+        self._src.prefetch(names)
 
     def cache_also(self, names: Iterable[str]) -> None:
         """Add these columns to those cached (when `cache_only` restricts them)."""
@@ -524,13 +547,14 @@ def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto", *, lazy:
     """A ColumnFrame over these parquet objects when they are too large to load (or `lazy`: always,
     so that only the columns a run asks for are read), else None.
 
-    Local files are opened in place. Remote objects larger than STREAM_DOWNLOAD_BYTES in total
-    (any size when `lazy`) are first downloaded to a temporary directory (removed with the frame),
-    then streamed.
+    Local files are opened in place. Remote objects opened `lazy` from a storage with ranged reads
+    are read in place too, only the byte ranges of the columns asked for (see RangedObject). Other
+    remote objects larger than STREAM_DOWNLOAD_BYTES in total (any size when `lazy`) are first
+    downloaded to a temporary directory (removed with the frame), then streamed.
     """
     import pyarrow.parquet as pq
 
-    from monitor.errors import DataError
+    from monitor.errors import DataError, DeadlineError, StorageError
     from monitor.io.storage.tables import fmt_of
 
     try:
@@ -548,21 +572,37 @@ def open_streamed(storage: Any, objs: Sequence[Any], fmt: str = "auto", *, lazy:
 
         tmp = tempfile.TemporaryDirectory(prefix="monitor-stream-")
         keep.append(tmp)
-        paths = []
-        for i, o in enumerate(objs):
-            dest = Path(tmp.name) / f"{i:05d}.parquet"
-            storage.download(o.uri, dest)
-            paths.append(dest)
+        paths = _fetched(storage, objs, Path(tmp.name), ranged=lazy)
     try:
         cells = 0
         for p in paths:
-            md = pq.read_metadata(str(p))
+            md = pq.read_metadata(p if hasattr(p, "read") else str(p))
             cells += md.num_rows * md.num_columns
+    except (StorageError, DeadlineError):  # a ranged read of the footer failed: not a format question
+        raise
     except Exception:  # noqa: BLE001 - not parquet after all: the normal reader reports it
         return None
     if cells <= limit and not keep and not lazy:
         return None
     return ColumnFrame(ParquetColumns(paths, keep=keep))
+
+
+def _fetched(storage: Any, objs: Sequence[Any], folder: Path, *, ranged: bool) -> list[Any]:
+    """The remote objects as local files in `folder`: read in place by byte ranges (`ranged`, when the
+    storage can and every object has an ETag to hold the reads to), else downloaded whole."""
+    if ranged and hasattr(storage, "read_range") and all(o.etag for o in objs):
+        from monitor.io.storage.ranged import HOLE_BYTES, RangedObject
+
+        out = [RangedObject(storage, o, folder / f"{i:05d}.part") for i, o in enumerate(objs)]
+        for r in out:  # the footer, with the columns stored last (often the label) for about the cost of the GET
+            r.prefetch([(r.size - HOLE_BYTES, r.size)])
+        return out
+    paths = []
+    for i, o in enumerate(objs):
+        dest = folder / f"{i:05d}.parquet"
+        storage.download(o.uri, dest)
+        paths.append(dest)
+    return paths
 
 
 def concat(frames: Sequence[Any]) -> Any:
@@ -584,7 +624,7 @@ def concat_frames(frames: Sequence[Any]) -> Any:
     import numpy as np
     import pandas as pd
 
-    paths: list[Union[str, Path]] = []
+    paths: list[Union[str, Path, BinaryIO]] = []
     keep: list[Any] = []
     pieces: list[tuple[int, dict[str, pd.Series]]] = []  # (rows, in-memory columns) per frame
     names: list[str] = []

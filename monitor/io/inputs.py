@@ -61,7 +61,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     # Reference: the run cannot proceed without it. From remote storage it is fetched while the
     # production window is read (both mostly wait for the server); its error still comes first.
     def read_reference() -> tuple[Any, list[str]]:
-        reference, ref_ids = _read_set(cfg.reference, "reference", s3, record)
+        reference, ref_ids = _read_set(cfg.reference, "reference", s3, record, _read_by_every_run(cfg))
         if reference.empty:
             raise DataError(
                 f"{', '.join(cfg.reference.uris)}: the reference (training snapshot) has no rows; "
@@ -81,7 +81,7 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
     if ahead is not None:
         reference, ref_ids = ahead.result()
 
-    baseline = _read_set(cfg.baseline, "baseline", s3, record)[0] if cfg.baseline else reference
+    baseline = _read_set(cfg.baseline, "baseline", s3, record, _read_by_every_run(cfg))[0] if cfg.baseline else reference
     objects.sort(key=lambda o: {"reference": 0, "baseline": 1}.get(o["role"], 2))  # as when read in turn (stable)
 
     frames = [f for f in frames if len(f)]
@@ -107,16 +107,28 @@ def read_inputs(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage]) -> In
                   labels_partitioned=labels_partitioned(cfg), labels_due=due)
 
 
-def _read_set(spec: Any, role: str, s3: Optional[S3Storage], record: Callable[[str, list, int], None]) -> tuple[Any, list[str]]:
+def _read_set(spec: Any, role: str, s3: Optional[S3Storage], record: Callable[[str, list, int], None],
+              columns: set[str]) -> tuple[Any, list[str]]:
     """The reference or the baseline: every URI of `spec` opened lazily, as one frame, with the
-    identity of each object read (uri:size:etag-or-mtime)."""
+    identity of each object read (uri:size:etag-or-mtime); `columns` are fetched at once (the rest when read)."""
     frames, ids = [], []
     for uri in spec.uris:
         df, objs = read_tables(_storage(uri, s3), uri, fmt=spec.format, csv_options=spec.csv_options, lazy=True)
+        if hasattr(df, "prefetch"):  # a remote snapshot read by ranges: the columns every run reads, in few GETs
+            df.prefetch(columns)
         frames.append(df)
         ids += [f"{o.uri}:{o.size}:{o.etag or o.mtime}" for o in objs]
         record(role, objs, len(df))
     return (frames[0] if len(frames) == 1 else concat(frames)), ids
+
+
+def _read_by_every_run(cfg: MonitorConfig) -> set[str]:
+    """The reference columns a run reads even when the reference's summaries are cached: ids, model
+    outputs, label, timestamp and cohort columns (as run.columns.cache_policy keeps them)."""
+    m = cfg.model
+    names = {m.id, m.target, m.prediction, m.score, m.timestamp, *(m.scores or {}).values(),
+             *(c.column for c in cfg.cohorts if c.column), *(cfg.labels.join_on if cfg.labels else [])}
+    return {c for c in names if c}
 
 
 def _read_production(cfg: MonitorConfig, day: dt.date, s3: Optional[S3Storage],

@@ -16,6 +16,7 @@ from monitor.config import load_config
 from monitor.io.columns import ColumnFrame, ParquetColumns
 from monitor.io.inputs import read_inputs
 from monitor.io.storage import S3Storage
+from monitor.io.storage.ranged import RangedObject
 from monitor.run import RunOptions, compute
 from tests.support.golden import differences
 from tests.support.seeded import seeded_store
@@ -98,7 +99,7 @@ def test_no_cache_when_profile_caching_is_off(tmp_path, monkeypatch):
     assert not list((tmp_path / "out" / "seeded").glob("_profiles/*"))
 
 
-def test_an_s3_reference_is_downloaded_and_read_lazily(tmp_path, s3_endpoint, reads, monkeypatch):
+def test_an_s3_reference_is_read_in_place_by_ranges(tmp_path, s3_endpoint, reads, monkeypatch):
     monkeypatch.delenv("MONITOR_STREAM_CELLS", raising=False)
     (tmp_path / "local").mkdir()
     local = seeded_store(tmp_path / "local", 1000)
@@ -111,14 +112,16 @@ def test_an_s3_reference_is_downloaded_and_read_lazily(tmp_path, s3_endpoint, re
     remote.write_text(yaml.safe_dump(raw))
     inputs = read_inputs(load_config(remote), DAY, S3Storage())
     assert isinstance(inputs.reference, ColumnFrame)
-    folder = Path(str(inputs.reference._src._paths[0])).parent
+    source = inputs.reference._src._paths[0]
+    assert isinstance(source, RangedObject) and str(source) == "s3://data/ref/reference.parquet"
+    folder = Path(source._path).parent  # the bytes fetched so far, in a sparse file
     assert folder.exists() and folder.name.startswith("monitor-stream-")
     pd.testing.assert_series_equal(inputs.reference["region"], pd.read_parquet(tmp_path / "local" / "reference.parquet")["region"])
     del inputs
     import gc
 
     gc.collect()
-    assert not folder.exists()  # the download goes with the frame
+    assert not folder.exists()  # the fetched bytes go with the frame
 
 
 def test_remote_tables_are_downloaded_not_held_in_memory(tmp_path, s3_endpoint, monkeypatch):

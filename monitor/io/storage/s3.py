@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -162,6 +162,11 @@ class S3Storage(Storage):
     def download(self, uri: str, path: Path) -> None:
         bounded(f"reading {uri}", lambda: self._download(uri, path))
 
+    def read_range(self, uri: str, start: int, end: int, etag: str, sink: Callable[[int, bytes], object]) -> None:
+        """Bytes [start, end) of the object, which must still be the one with this ETag (If-Match),
+        handed to `sink(offset, piece)` in pieces of at most _CHUNK."""
+        bounded(f"reading {uri}", lambda: self._read_range(uri, start, end, etag, sink))
+
     def write_bytes(self, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         bounded(f"writing {uri}", lambda: self._write_bytes(uri, data, content_type))
 
@@ -312,6 +317,37 @@ class S3Storage(Storage):
                     return b""
                 out.write(chunk)
                 done += len(chunk)
+        raise StorageError(f"{uri}: cannot read: the connection was lost in the middle of the object "
+                           f"{_STREAM_TRIES} times (last: {lost}); check the network to the S3 endpoint")
+
+    def _read_range(self, uri: str, start: int, end: int, etag: str, sink: Callable[[int, bytes], object]) -> None:
+        """Ranged GETs held to the ETag: a body cut short goes on from where it stopped (at most
+        _STREAM_TRIES answers); an object replaced since the ETag was seen is an error."""
+        from botocore.exceptions import HTTPClientError, IncompleteReadError
+
+        bucket, key = _split_s3(uri)
+        at, lost = start, None
+        for _ in range(_STREAM_TRIES):
+            try:
+                r = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={at}-{end - 1}", IfMatch=f'"{etag}"')
+            except Exception as exc:
+                if _error_code(exc) in ("PreconditionFailed", "412"):
+                    raise StorageError(f"{uri}: the object was replaced while it was being read; run again") from exc
+                raise self._wrap(uri, exc, "read") from exc
+            body = r["Body"]
+            while at < end:
+                try:
+                    piece = body.read(min(_CHUNK, end - at))
+                except (HTTPClientError, IncompleteReadError, OSError) as exc:
+                    lost = exc
+                    break
+                if not piece:
+                    raise StorageError(f"{uri}: bytes {start}-{end - 1} asked for, the answer ended at {at}; "
+                                       "the object is shorter than its listing said: run again")
+                sink(at, piece)
+                at += len(piece)
+            else:
+                return
         raise StorageError(f"{uri}: cannot read: the connection was lost in the middle of the object "
                            f"{_STREAM_TRIES} times (last: {lost}); check the network to the S3 endpoint")
 
