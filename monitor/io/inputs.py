@@ -123,11 +123,10 @@ def _read_set(spec: Any, role: str, s3: Optional[S3Storage], record: Callable[[s
 
 
 def _read_by_every_run(cfg: MonitorConfig) -> set[str]:
-    """The reference columns a run reads even when the reference's summaries are cached: ids, model
-    outputs, label, timestamp and cohort columns (as run.columns.cache_policy keeps them)."""
+    """The reference columns a run reads even when the reference's summaries are cached: the model's
+    outputs, label, timestamp and cohort columns (its ids only go into the cached figures)."""
     m = cfg.model
-    names = {m.id, m.target, m.prediction, m.score, m.timestamp, *(m.scores or {}).values(),
-             *(c.column for c in cfg.cohorts if c.column), *(cfg.labels.join_on if cfg.labels else [])}
+    names = {m.target, m.prediction, m.score, m.timestamp, *(m.scores or {}).values(), *(c.column for c in cfg.cohorts if c.column)}
     return {c for c in names if c}
 
 

@@ -155,7 +155,7 @@ def test_a_run_with_a_cached_profile_fetches_a_few_columns_of_an_s3_reference(tm
         gets = [r for r in proxy.requests if on_get("reference.parquet")(r)]
     size = (tmp_path / "reference.parquet").stat().st_size
     fetched = sum(int(b) - int(a) + 1 for a, b in (_header(r, "range")[6:].split("-") for r in gets))
-    if hole == 0:  # the footer's read (64 KiB: it holds region, score, pred, target), then id and x0 in one
+    if hole == 0:  # the footer's read (64 KiB: it holds region, score, pred, target), then x0
         assert len(gets) == 2 and fetched < size / 2, [_header(r, "range") for r in gets]
     else:  # the last HOLE_BYTES with the footer: the whole of a file smaller than that, in one GET
         assert len(gets) == 1 and fetched == size
