@@ -53,7 +53,10 @@ class QualityStage:
         from monitor.stages.quality import check_quality
 
         stats, cache = self._reference_stats(ctx)
-        ref_days = reference_days(ctx.cfg, ctx.reference)
+        ref_days = stats.figure(  # the days the snapshot spans: its timestamps read and parsed once per snapshot
+            f"days|{ctx.cfg.model.timestamp}", lambda: reference_days(ctx.cfg, ctx.reference),
+            lambda v: v is None or (isinstance(v, float) and v >= 1.0),
+        )
         result = check_quality(
             ctx.current, ctx.reference, model=ctx.cfg.model, features=ctx.features, config=ctx.cfg.quality,
             window_start=ctx.window[0], window_end=ctx.window[-1], partitions=ctx.inputs.partitions,

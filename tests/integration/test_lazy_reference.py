@@ -79,7 +79,7 @@ def test_a_cached_snapshot_reads_no_reference_feature(tmp_path, reads, monkeypat
     ref_reads = [c for f, c in reads if f == "reference.parquet"]
     cohorts = {"region", "x0"}  # the cohorts' baseline rows are the reference's
     assert not (set(FEATURES) - cohorts) & set(ref_reads), ref_reads
-    assert set(ref_reads) <= {"id", "score", "pred", "target", *cohorts}  # ids, outputs and label: quality, performance
+    assert set(ref_reads) <= {"score", "pred", "target", *cohorts}  # outputs and label: quality, performance (ids: cached)
     assert second["profile_cached"] and not first["profile_cached"]
     assert differences({**first, "profile_cached": None}, {**second, "profile_cached": None}) == []
 
@@ -88,6 +88,28 @@ def test_a_cached_snapshot_reads_no_reference_feature(tmp_path, reads, monkeypat
     third = _metrics(compute(cfg, DAY, opts)["output_uri"])
     assert differences({**first, "profile_cached": None}, {**third, "profile_cached": None}) == []
     assert "x0" in json.loads(cached[0].read_text())["columns"]
+
+
+def test_the_days_a_cached_snapshot_spans_are_not_read_again(tmp_path, reads, monkeypatch):
+    """The reference's timestamps (for its daily volume) are read and parsed once per snapshot."""
+    monkeypatch.delenv("MONITOR_STREAM_CELLS", raising=False)
+    path = seeded_store(tmp_path, 3000)
+    ref = pd.read_parquet(tmp_path / "reference.parquet")
+    ref.assign(ts=pd.Timestamp("2026-01-01") + pd.to_timedelta(ref.index * 1200, unit="s")).to_parquet(
+        tmp_path / "reference.parquet", index=False)
+    raw = yaml.safe_load(path.read_text())
+    raw["model"]["timestamp"] = "ts"
+    path.write_text(yaml.safe_dump(raw))
+    cfg, opts = load_config(path), RunOptions(as_of=DAY, failure_notice=False)
+    first = _metrics(compute(cfg, DAY, opts)["output_uri"])
+    assert ("reference.parquet", "ts") in reads
+    days = [v for k, v in json.loads(next((tmp_path / "out" / "seeded" / "_profiles").glob("*.json")).read_text())[
+        "figures"].items() if k == "days|ts"]
+    assert days == [3000 * 1200 / 86400 - 1200 / 86400]  # first to last timestamp
+    reads.clear()
+    second = _metrics(compute(cfg, DAY, opts)["output_uri"])
+    assert ("reference.parquet", "ts") not in reads
+    assert differences({**first, "profile_cached": None}, {**second, "profile_cached": None}) == []
 
 
 def test_no_cache_when_profile_caching_is_off(tmp_path, monkeypatch):

@@ -68,6 +68,8 @@ def _match_renames(
 ) -> list[Rename]:
     """A missing reference column and an added one of compatible type whose name is close, or
     whose values match closely enough to be the same column."""
+    if not missing or not added:  # nothing to pair (and no reference column read for it)
+        return []
     pairs: list[tuple[float, str, str, float, Optional[float]]] = []
     value_only: list[tuple[float, str, str, float, Optional[float]]] = []
     cur_kinds = {new: _kind_of(current, new) for new in added}
