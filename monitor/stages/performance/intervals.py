@@ -89,6 +89,7 @@ def proportion_se(k: float, n: float, confidence: float) -> Optional[float]:
 
 
 DELONG_BLOCK = 1 << 18  # score values per block: the float temporaries of delong stay O(block), not O(values)
+DELONG_KEEP = 1 << 20  # up to this many score values, the blocks of the first pass are kept for the second (<= 32 MB)
 
 
 def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[float]]:
@@ -99,7 +100,8 @@ def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[
     A~(1 - A~) / (2 (P + N)) with A~ the Laplace-smoothed AUC, which only binds near
     AUC 0 or 1 on few rows. (None, None) when a class is absent. Counts may be any
     integer or float type; they are taken in blocks of DELONG_BLOCK values (one block:
-    the operations of the whole-array formula; the cumulative counts are exact across blocks).
+    the operations of the whole-array formula; the cumulative counts are exact across blocks),
+    worked out once when there are at most DELONG_KEEP values, else once per pass.
     """
     pos = np.asarray(pos)
     neg = np.asarray(neg)
@@ -107,12 +109,13 @@ def delong(pos: np.ndarray, neg: np.ndarray) -> tuple[Optional[float], Optional[
     if P <= 0 or N <= 0:
         return None, None
     num = 0.0
-    one = list(_delong_blocks(pos, neg, P)) if pos.size <= DELONG_BLOCK else None  # one block: kept for the second pass
-    for p, _n, below, _ in one or _delong_blocks(pos, neg, P):
+    # the blocks kept for the second pass (the same blocks, so the same values), unless that is O(rows) memory
+    kept = list(_delong_blocks(pos, neg, P)) if pos.size <= max(DELONG_KEEP, DELONG_BLOCK) else None
+    for p, _n, below, _ in kept or _delong_blocks(pos, neg, P):
         num += float((p * below).sum())
     auc = num / (P * N)  # same operations as the point formula: bit-equal values
     t10 = t01 = 0.0
-    for p, n, below, pos_above in one or _delong_blocks(pos, neg, P):
+    for p, n, below, pos_above in kept or _delong_blocks(pos, neg, P):
         v10 = np.divide(below, N, out=below)  # per positive at this score: share of negatives ranked below
         v10 -= auc
         t10 += float((p * np.square(v10, out=v10)).sum())

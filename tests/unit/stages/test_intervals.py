@@ -189,5 +189,7 @@ def test_delong_in_blocks_equals_the_whole_array_and_takes_integer_counts(monkey
     blocked = delong(pos.astype(np.int8), neg.astype(np.int8))
     assert blocked[0] == whole[0]  # the AUC's numerator is a sum of half-integers: exact in any order
     assert blocked[1] == pytest.approx(whole[1], rel=1e-13)
+    monkeypatch.setattr(intervals, "DELONG_KEEP", 0)  # the blocks worked out again for the second pass: the same values
+    assert delong(pos.astype(np.int8), neg.astype(np.int8)) == blocked
     monkeypatch.setattr(intervals, "DELONG_BLOCK", 1)
     assert delong(np.array([0, 1], np.int8), np.array([1, 0], np.int8)) == delong(np.array([0, 1.0]), np.array([1, 0.0]))
