@@ -15,7 +15,7 @@ from monitor.io.inputs import Inputs, window_dates
 from monitor.jsonutil import to_jsonable
 from monitor.run.columns import cache_policy, infer_features
 from monitor.run.context import RunContext
-from monitor.run.runner import StageRunner, run_stages
+from monitor.run.runner import StageRunner, run_stages, start_drift
 from monitor.run.stages import QualityStage, Stage, default_stages
 from monitor.textcut import bound_json
 
@@ -58,6 +58,8 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
     """Run the stages over `ctx` and assemble the metrics document (the metrics.json contract)."""
     runner = StageRunner()
     done: dict[str, Any] = {}
+    stages = default_stages(s3)
+    early = start_drift(ctx, stages)  # beside quality, on the columns as read (kept if quality changes none)
     q = done["quality"] = runner.run(QualityStage(s3=s3), ctx, done)
     # The labels table (already joined into `current`) is read by the quality checks only: release it
     # before the later stages' peak (0.8 GB at 50M labels).
@@ -70,7 +72,7 @@ def compute_metrics(ctx: RunContext, s3: Optional[S3Storage] = None) -> Computed
         ctx = replace(ctx, current=coerce_types(ctx.current, q), features=features)
     for err in ctx.inputs.label_errors:
         runner.alerts.append(Alert("quality", "labels", "warning", err))
-    drift_stage = run_stages(ctx, default_stages(s3), runner, done)
+    drift_stage = run_stages(ctx, stages, runner, done, early)
     perf, cohorts = done.get("performance"), done.get("cohorts")
     if perf is not None:
         done["performance"] = perf = perf.with_cohorts(cohorts.standing_out() if cohorts is not None else {}, evaluated=cohorts is not None)

@@ -15,7 +15,7 @@ from monitor.errors import MonitorError
 from monitor.run.context import RunContext
 from monitor.run.stages import DriftStage, Stage
 
-__all__ = ["StageRunner", "Outcome", "execute", "run_stages"]
+__all__ = ["StageRunner", "Outcome", "Early", "execute", "start_drift", "run_stages"]
 
 
 @dataclass
@@ -68,11 +68,34 @@ def execute(stage: Stage, ctx: RunContext, done: dict[str, Any]) -> Outcome:
 
 
 
-def run_stages(ctx: RunContext, stages: list[Stage], runner: StageRunner, done: dict[str, Any]) -> Optional[DriftStage]:
+@dataclass
+class Early:
+    """The drift stage started before the quality stage, on the columns as read (`start_drift`)."""
+
+    stage: DriftStage
+    job: Future
+    ctx: RunContext
+
+
+def start_drift(ctx: RunContext, stages: list[Stage]) -> Optional[Early]:
+    """Start the drift stage of an in-memory day now, in its own thread, to run beside the quality stage
+    (and the stages after it) on the columns as read. Quality can change what drift should see (a retyped
+    column converted back, an unusable feature dropped): `run_stages` keeps this run only when it did not."""
+    drift = next((s for s in stages if isinstance(s, DriftStage)), None)
+    if drift is None or not _drift_beside(ctx) or not drift.applies(ctx):
+        return None
+    return Early(drift, _in_thread(execute, drift, ctx, {}), ctx)
+
+
+def run_stages(ctx: RunContext, stages: list[Stage], runner: StageRunner, done: dict[str, Any],
+               early: Optional[Early] = None) -> Optional[DriftStage]:
     """Run `stages` in order; the drift stage of an in-memory day runs in its own thread beside the
     performance, cohort and business stages (its column tests spend most of their time in numpy calls that
     release the GIL), until a stage that reads its result. What they give is recorded in stage order
-    either way (alerts, errors, timings), so the document is the same as with one stage after the other."""
+    either way (alerts, errors, timings), so the document is the same as with one stage after the other.
+
+    `early`: the drift stage already started before quality (`start_drift`); its run is kept when `ctx`
+    has the same frame and features it ran on, else it is waited for, dropped, and drift runs again."""
     drift_stage: Optional[DriftStage] = None
     queue: list[tuple[Stage, Any]] = []  # outcomes (or the drift's Future) not recorded yet, in stage order
     for stage in stages:
@@ -81,6 +104,11 @@ def run_stages(ctx: RunContext, stages: list[Stage], runner: StageRunner, done: 
         if not stage.applies(ctx):
             done[stage.name] = None
             continue
+        if early is not None and early.stage is stage:
+            if early.ctx.current is ctx.current and early.ctx.features == ctx.features:
+                queue.append((stage, early.job))
+                continue
+            early.job.result()  # run on columns quality has since converted or dropped: not used
         if isinstance(stage, DriftStage) and _drift_beside(ctx):
             queue.append((stage, _in_thread(execute, stage, ctx, done)))
             continue

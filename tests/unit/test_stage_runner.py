@@ -14,7 +14,7 @@ import pytest
 from monitor.alerts import Alert
 from monitor.errors import DataError
 from monitor.io.storage.deadlines import check_deadline, time_limits
-from monitor.run.runner import StageRunner, run_stages
+from monitor.run.runner import StageRunner, run_stages, start_drift
 from monitor.run.stages import DriftStage
 
 WAIT = 10.0  # seconds drift waits for the performance stage to start (it never does when they run in turn)
@@ -108,3 +108,52 @@ def test_the_time_limits_reach_the_drift_thread(streamed):
         run_stages(ctx, stages, runner, {})
     assert runner.errors[0]["stage"] == "drift"
     assert "exceeded limits.run_seconds" in runner.errors[0]["error"]
+
+
+class _Counting(DriftStage):
+    """Records each run: the features it saw and its thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[tuple[dict, str]] = []
+
+    def applies(self, ctx: Any) -> bool:
+        return True
+
+    def run(self, ctx: Any, done: dict[str, Any]) -> Any:
+        self.runs.append((dict(ctx.features), threading.current_thread().name))
+        return _Result(f"drift on {sorted(ctx.features)}")
+
+
+def _early(features_after: dict[str, str], coerced: bool = False) -> tuple[_Counting, StageRunner]:
+    drift = _Counting()
+    stages: list[Any] = [drift, _Plain("performance"), _Plain("analysis", reads_drift=True)]
+    frame = pd.DataFrame({"a": [1.0], "b": ["x"]})
+    before: Any = SimpleNamespace(current=frame, features={"a": "numerical", "b": "categorical"})
+    early = start_drift(before, stages)
+    assert early is not None
+    after: Any = SimpleNamespace(current=frame.copy(deep=False) if coerced else frame, features=features_after)
+    runner = StageRunner()
+    run_stages(after, stages, runner, {}, early)
+    return drift, runner
+
+
+def test_drift_started_before_quality_is_kept_when_quality_changed_nothing():
+    drift, runner = _early({"a": "numerical", "b": "categorical"})
+    assert len(drift.runs) == 1 and drift.runs[0][1] != threading.current_thread().name
+    assert [a.subject for a in runner.alerts] == ["drift on ['a', 'b']", "performance", "analysis"]
+
+
+@pytest.mark.parametrize("coerced", [False, True])
+def test_drift_started_before_quality_runs_again_when_quality_changed_the_columns(coerced):
+    features = {"a": "numerical", "b": "categorical"} if coerced else {"a": "numerical"}  # b unusable, or a retyped column
+    drift, runner = _early(features, coerced=coerced)
+    assert len(drift.runs) == 2 and drift.runs[1][0] == features
+    assert [a.subject for a in runner.alerts][0] == f"drift on {sorted(features)}"  # the second run's result
+    assert list(runner.timings) == ["drift", "performance", "analysis"]
+
+
+def test_a_streamed_day_does_not_start_drift_before_quality():
+    drift = _Counting()
+    assert start_drift(SimpleNamespace(current=object(), features={}), [drift]) is None
+    assert drift.runs == []
