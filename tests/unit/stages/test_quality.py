@@ -307,8 +307,10 @@ def test_integer_ids_duplicates_counted_by_sorting_equal_pandas():
     from monitor.stages.quality.common import _repeats
 
     rng = np.random.default_rng(5)
+    increasing = np.arange(1000) * 3
     for values in (rng.permutation(1000), rng.integers(0, 300, 1000), np.array([], dtype=np.int64),
-                   np.array([7, 7, 7], dtype=np.uint32)):
+                   np.array([7, 7, 7], dtype=np.uint32), increasing, np.append(increasing, 2997),  # sorted, one repeat
+                   np.array([5], dtype=np.int64), increasing[::-1], np.array([1, 2, 2, 3], dtype=np.uint8)):
         s = pd.Series(values)
         assert _repeats(s) == int(s.duplicated().sum())
     assert _repeats(pd.Series(["a", "b", "a", None]).dropna()) == 1  # other types: pandas
