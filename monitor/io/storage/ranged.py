@@ -22,9 +22,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["RangedObject", "HOLE_BYTES"]
+__all__ = ["RangedObject", "HOLE_BYTES", "READ_ALL_FRACTION"]
 
 HOLE_BYTES = 4 * 2**20  # prefetched ranges closer than this are fetched in one GET (a request costs about that much transfer)
+READ_ALL_FRACTION = 0.1  # once reads have asked for this share of an object, the rest is fetched with them
+
+
+def _spans(ranges: Iterable[tuple[int, int]], hole: int) -> list[tuple[int, int]]:
+    """The ranges sorted and merged, those at most `hole` bytes apart too (with the bytes between)."""
+    spans: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if a >= b:
+            continue
+        if spans and a - spans[-1][1] <= hole:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return [(a, b) for a, b in spans]
 
 
 class RangedObject(io.RawIOBase):
@@ -81,25 +95,26 @@ class RangedObject(io.RawIOBase):
         return len(data)
 
     def pread(self, start: int, end: int) -> bytes:
-        """Bytes [start, end): the parts not fetched yet are fetched first (a ranged GET each)."""
+        """Bytes [start, end): the parts not fetched yet are fetched first (a ranged GET each). Once
+        the bytes asked for pass READ_ALL_FRACTION of the object, the rest of it comes with them, in
+        as few GETs as the layout allows: a run reading most columns (the first on a new snapshot,
+        which sums up every feature) makes a few requests, not one per column."""
         with self._lock:
-            self._fetch(self._missing(start, end))
+            missing = self._missing(start, end)
+            if missing and self._fetched() + sum(b - a for a, b in missing) > READ_ALL_FRACTION * self.size:
+                missing = _spans(self._missing(0, self.size), HOLE_BYTES)
+            self._fetch(missing)
             return os.pread(self._fd, end - start, start) if end > start else b""
 
     def prefetch(self, ranges: Iterable[tuple[int, int]], hole: Optional[int] = None) -> None:
         """Fetch these byte ranges now, in as few GETs as the layout allows: ranges at most `hole`
         (HOLE_BYTES) bytes apart are fetched as one (the bytes between them too: a request costs more)."""
-        hole = HOLE_BYTES if hole is None else hole
-        spans: list[list[int]] = []
-        for a, b in sorted((max(0, a), min(self.size, b)) for a, b in ranges):
-            if a >= b:
-                continue
-            if spans and a - spans[-1][1] <= hole:
-                spans[-1][1] = max(spans[-1][1], b)
-            else:
-                spans.append([a, b])
+        spans = _spans([(max(0, a), min(self.size, b)) for a, b in ranges], HOLE_BYTES if hole is None else hole)
         with self._lock:
             self._fetch([m for a, b in spans for m in self._missing(a, b)])
+
+    def _fetched(self) -> int:
+        return sum(b - a for a, b in self._have)
 
     def _fetch(self, missing: list[tuple[int, int]]) -> None:
         self._check_open()

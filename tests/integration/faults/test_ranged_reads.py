@@ -56,6 +56,14 @@ def proxied(s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[S3FaultProxy, S3
         yield proxy, S3Storage(client), upstream, local
 
 
+@pytest.fixture
+def ranges_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read fetches just its own ranges (the rest of an object is never fetched with them)."""
+    from monitor.io.storage import ranged
+
+    monkeypatch.setattr(ranged, "READ_ALL_FRACTION", 1.0)
+
+
 def _ref_gets(proxy: S3FaultProxy) -> list[Request]:
     return [r for r in proxy.requests if on_get("ref.parquet")(r)]
 
@@ -64,7 +72,7 @@ def _header(r: Request, name: str) -> str:
     return {k.lower(): v for k, v in r.headers.items()}.get(name, "")
 
 
-def test_the_columns_read_by_ranges_equal_a_whole_read(proxied, tmp_path):
+def test_the_columns_read_by_ranges_equal_a_whole_read(proxied, tmp_path, ranges_only):
     proxy, st, _, local = proxied
     obj = RangedObject(st, st.stat(URI), tmp_path / "ref.part")
     cols = ParquetColumns([obj])
@@ -94,7 +102,7 @@ def test_an_object_replaced_between_the_footer_and_a_column_is_an_error(proxied,
     assert _ref_gets(proxy)[-1].status == 412
 
 
-def test_a_ranged_body_cut_midway_is_asked_for_again(proxied, tmp_path, monkeypatch):
+def test_a_ranged_body_cut_midway_is_asked_for_again(proxied, tmp_path, ranges_only):
     proxy, st, _, local = proxied
     cols = ParquetColumns([RangedObject(st, st.stat(URI), tmp_path / "ref.part")])
     proxy.truncate(1000, match=on_get("ref.parquet"), times=1)
@@ -108,7 +116,7 @@ def test_a_ranged_body_cut_midway_is_asked_for_again(proxied, tmp_path, monkeypa
     assert proxy.count(lambda r: r.fault == "truncate") == 1 + s3_module._STREAM_TRIES
 
 
-def test_reads_overlapping_fetched_bytes_fetch_only_the_gaps(proxied, tmp_path):
+def test_reads_overlapping_fetched_bytes_fetch_only_the_gaps(proxied, tmp_path, ranges_only):
     proxy, st, _, local = proxied
     data = local.read_bytes()
     obj = RangedObject(st, st.stat(URI), tmp_path / "ref.part")
@@ -119,6 +127,26 @@ def test_reads_overlapping_fetched_bytes_fetch_only_the_gaps(proxied, tmp_path):
     assert [_header(r, "range") for r in _ref_gets(proxy)] == ["bytes=50-99", "bytes=200-299", "bytes=400-449"]
     obj.seek(-10, os.SEEK_END)
     assert obj.read() == data[-10:] and obj.read(5) == b""
+
+
+def test_once_a_tenth_of_the_object_is_asked_for_the_rest_comes_with_it(proxied, tmp_path):
+    """A run reading most columns (the first on a new snapshot) makes a few GETs, not one per column."""
+    from monitor.io.storage import ranged
+
+    proxy, st, _, local = proxied
+    size = local.stat().st_size
+    obj = RangedObject(st, st.stat(URI), tmp_path / "ref.part")
+    data = local.read_bytes()
+    assert obj.pread(size - 100, size) == data[-100:] and obj.pread(0, 100) == data[:100]  # 200 bytes: a range each
+    assert obj.pread(size // 2, size // 2 + 1000) == data[size // 2: size // 2 + 1000]
+    assert len(_ref_gets(proxy)) == 3
+    proxy.requests.clear()
+    cut = int(ranged.READ_ALL_FRACTION * size)
+    assert obj.pread(1000, 1000 + cut) == data[1000: 1000 + cut]  # past the share: everything missing, in one GET
+    assert [_header(r, "range") for r in _ref_gets(proxy)] == [f"bytes=100-{size - 101}"]
+    cols = ParquetColumns([obj])
+    pd.testing.assert_frame_equal(pd.DataFrame({c: cols.column(c) for c in cols.names}), pd.read_parquet(local))
+    assert len(_ref_gets(proxy)) == 1
 
 
 def _s3_config(tmp_path: Path, client: Any) -> Path:
@@ -144,6 +172,7 @@ def test_a_run_with_a_cached_profile_fetches_a_few_columns_of_an_s3_reference(tm
     monkeypatch.delenv("MONITOR_STREAM_CELLS", raising=False)
     if hole is not None:
         monkeypatch.setattr(ranged, "HOLE_BYTES", hole)
+        monkeypatch.setattr(ranged, "READ_ALL_FRACTION", 1.0)
     upstream: Any = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     cfg = load_config(_s3_config(tmp_path, upstream))
     opts = RunOptions(as_of=DAY, failure_notice=False)
