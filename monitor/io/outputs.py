@@ -2,7 +2,7 @@
 
     <output.uri>/<name>/date=YYYY-MM-DD/{metrics.json, report.html, manifest.json, to_annotate.csv}
     <output.uri>/<name>/_profiles/<key>.npz        the cached reference profile (drift)
-    <output.uri>/<name>/_profiles/<key>.json       the cached reference summary (quality)
+    <output.uri>/<name>/_profiles/<key>.json       the cached reference summary (quality), the cohorts' baseline figures
 
 History (the committed metrics.json of earlier dates) is what trends and "new vs ongoing" alerts read;
 how a date's outputs are committed together is monitor.io.commit.

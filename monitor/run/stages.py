@@ -9,6 +9,7 @@ their results into the metrics document.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Protocol
@@ -164,8 +165,13 @@ class PerformanceStage:
         )
 
 
+@dataclass
 class CohortStage:
-    name = "cohorts"
+    """Cohort bias. The baseline side of each cohort (its estimates and those of the rest of the baseline) is
+    cached next to the drift profile, keyed by the baseline snapshot and the settings (`drift.cache_profile`)."""
+
+    s3: Optional[S3Storage] = None
+    name: str = "cohorts"
 
     def applies(self, ctx: RunContext) -> bool:
         cfg = ctx.cfg
@@ -177,10 +183,44 @@ class CohortStage:
         cfg = ctx.cfg
         cats = [c for c, k in ctx.features.items() if k == "categorical"]
         perf = done.get("performance")
-        return evaluate_cohorts(
+        figures, cache = self._baseline_figures(ctx)
+        result = evaluate_cohorts(
             ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.cohorts, cfg.performance, categorical_features=cats,
-            prepared=perf.prepared if perf is not None else None,
+            prepared=perf.prepared if perf is not None else None, baseline_figures=figures,
         )
+        if cache and figures is not None and figures.changed:
+            write_cached(cfg, cache, figures.to_json(), self.s3)
+        return result
+
+    def _baseline_figures(self, ctx: RunContext) -> tuple[Any, Optional[str]]:
+        """The baseline figures an earlier run on this baseline left (else none yet) and their cache's name."""
+        from monitor.stages.cohort_figures import BaselineFigures, cache_name
+
+        identity = _baseline_identity(ctx)
+        if not (ctx.cfg.drift.cache_profile and identity):
+            return None, None
+        from monitor import __version__
+
+        cfg = ctx.cfg  # the code's version too: estimates worked out by other code are not reused
+        name = cache_name(identity, __version__, cfg.model.model_dump_json(), json.dumps(list(cfg.metrics)),
+                          json.dumps([c.model_dump_json() for c in cfg.cohorts]), cfg.performance.model_dump_json())
+        raw = read_cached(cfg, name, self.s3)
+        if raw is not None:
+            try:
+                return BaselineFigures.from_json(raw), name
+            except (ValueError, TypeError):
+                pass  # corrupt or of another version: worked out again and rewritten
+        return BaselineFigures(), name
+
+
+def _baseline_identity(ctx: RunContext) -> Optional[str]:
+    """The baseline snapshot's identity: the reference's, with the baseline's objects when it has its own."""
+    identity = ctx.inputs.reference_identity
+    if identity and ctx.cfg.baseline:
+        identity += "|baseline:" + "|".join(
+            f"{o['uri']}:{o.get('size')}:{o.get('etag') or o.get('mtime')}" for o in ctx.inputs.objects if o["role"] == "baseline"
+        )
+    return identity
 
 
 class BusinessStage:
@@ -237,5 +277,5 @@ class AnalysisStage:
 
 def default_stages(s3: Optional[S3Storage] = None) -> list[Stage]:
     """The stages after quality, in order (each sees the results of the ones before)."""
-    return [DriftStage(s3=s3), PerformanceStage(), CohortStage(), BusinessStage(), AnalysisStage()]
+    return [DriftStage(s3=s3), PerformanceStage(), CohortStage(s3=s3), BusinessStage(), AnalysisStage()]
 

@@ -29,6 +29,9 @@ class Partition:
     names: tuple[str, ...]
     current: np.ndarray  # code per row of the window
     baseline: Optional[np.ndarray]  # code per row of the baseline set; None = no baseline for these cohorts
+    # per cohort, what its baseline rows are, whatever the window (a value, bins, a filter), or None
+    # when they depend on the window (the "(other N values)" cohort): the baseline figures' cache key
+    keys: Optional[tuple[Optional[str], ...]] = None
 
 
 def _fmt_edge(x: float) -> str:
@@ -58,15 +61,17 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     except TypeError:
         order = sorted(range(len(values)), key=lambda i: str(values[i]))
     names = [f"{col}={cut(values[i])}" for i in order]
+    keys: list[Optional[str]] = [f"value:{col}={values[i]!r}" for i in order]
     # code of each distinct value -> its cohort (rank among the kept values; the rest: the "other" cohort)
     rank = np.full(len(uniques) + 1, len(values), dtype=np.int64)
     rank[keep[np.asarray(order, dtype=np.int64)]] = np.arange(len(values))
     rank[-1] = -1  # code -1 (null) stays -1
     if len(values) < len(uniques):
         names.append(f"{col}=(other {len(uniques) - len(values):,} values)")
+        keys.append(None)
     cohort_of = _small(rank)  # narrow before the gathers: one byte a row where it fits, not eight
     bcodes = _cohort_codes(base, col, uniques, cohort_of) if col in base.columns else None
-    return [Partition(tuple(names), cohort_of[codes], bcodes)]
+    return [Partition(tuple(names), cohort_of[codes], bcodes, tuple(keys))]
 
 
 def _cohort_codes(frame: pd.DataFrame, col: str, uniques: pd.Index, cohort_of: np.ndarray) -> np.ndarray:
@@ -98,7 +103,7 @@ def _bin_cohorts(col: str, bins: list[float], cur: pd.DataFrame, base: pd.DataFr
 
     names = tuple(f"{col}=[{_fmt_edge(a)}, {_fmt_edge(b)})" for a, b in zip(bins, bins[1:]))
     base_codes = _small(codes(pd.to_numeric(base[col], errors="coerce"))) if col in base.columns else None
-    return [Partition(names, _small(codes(x)), base_codes)]
+    return [Partition(names, _small(codes(x)), base_codes, tuple(f"bins:{n}" for n in names))]
 
 
 def _where_cohort(name: str, where: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list[str]):
@@ -146,7 +151,7 @@ def cohort_partitions(
     for c in cohorts:
         if c.where is not None:
             for name, cm, bm in _where_cohort(c.label, c.where, current, baseline, errors):
-                out.append(Partition((name,), _mask_codes(cm), None if bm is None else _mask_codes(bm)))
+                out.append(Partition((name,), _mask_codes(cm), None if bm is None else _mask_codes(bm), (f"where:{name}",)))
         elif c.bins is not None and c.column is not None:
             out += _bin_cohorts(c.column, c.bins, current, baseline, errors)
         elif c.column is not None and c.column not in value_columns:

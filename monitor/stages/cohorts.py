@@ -35,6 +35,7 @@ import pandas as pd
 from monitor.alerts import Alert
 from monitor.config import CohortConfig, ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
+from monitor.stages.cohort_figures import BaselineFigures
 from monitor.stages.cohort_partitions import Partition, cohort_partitions
 from monitor.stages.performance import intervals as iv
 from monitor.stages.performance.registry import Metric
@@ -100,17 +101,29 @@ class _Context:
     spread: Optional[float]
     config: PerformanceConfig
     untestable: dict[str, str]
+    figures: Optional[BaselineFigures] = None  # the baseline side of cohorts, kept between runs on one snapshot
 
     def estimates(self, s: Summary, seed: int) -> dict:
         c = self.config
         return estimate(s, self.specs, self.cur.classes, c.confidence, c.bootstrap if s.n else 0, seed)
 
-    def metric_rows(self, cohort: tuple[Summary, Optional[Summary]], rest: tuple[Summary, Optional[Summary]], seed: int) -> dict[str, dict]:
-        """Per metric output: the cohort's own comparison, the rest's change and the contrast test."""
-        cur_e = self.estimates(cohort[0], seed)
-        base_e = self.estimates(cohort[1], seed + 1) if cohort[1] is not None and cohort[1].n else {}
-        rest_cur = self.estimates(rest[0], seed + 2)
-        rest_base = self.estimates(rest[1], seed + 3) if rest[1] is not None and rest[1].n else {}
+    def baseline_estimates(self, cohort: Optional[Summary], rest: Optional[Summary], seed: int) -> tuple[dict, dict]:
+        """The estimates of a cohort's baseline rows and of the rest of the baseline (none without rows)."""
+        base_e = self.estimates(cohort, seed + 1) if cohort is not None and cohort.n else {}
+        rest_base = self.estimates(rest, seed + 3) if rest is not None and rest.n else {}
+        return base_e, rest_base
+
+    def figure_key(self, part: Partition, g: int, seed: int) -> Optional[str]:
+        """Cohort g's entry in the baseline figures, or None when they are not kept (or its rows depend on the window)."""
+        key = part.keys[g] if part.keys is not None and self.figures is not None else None
+        return None if key is None else f"{key}|seed={seed}|classes={self.cur.classes!r}"
+
+    def metric_rows(self, cohort: Summary, rest: Summary, base: tuple[dict, dict], seed: int) -> dict[str, dict]:
+        """Per metric output: the cohort's own comparison, the rest's change and the contrast test
+        (`base`: the `baseline_estimates` of the cohort and of the rest)."""
+        cur_e = self.estimates(cohort, seed)
+        rest_cur = self.estimates(rest, seed + 2)
+        base_e, rest_base = base
         out = {}
         for name, est in cur_e.items():
             d = self.task.metric_of(name).direction
@@ -150,9 +163,11 @@ def evaluate_cohorts(
     categorical_features: Optional[list[str]] = None,
     *,
     prepared: Optional[PreparedPair | tuple[Prepared, Prepared]] = None,
+    baseline_figures: Optional[BaselineFigures] = None,
 ) -> CohortsResult:
     """Cohort bias per cohort and metric; `prepared` reuses the performance stage's encoded rows
-    (a PreparedPair is taken: they are released with this stage)."""
+    (a PreparedPair is taken: they are released with this stage). `baseline_figures`: the baseline
+    side of cohorts kept by an earlier run on this baseline under these settings (added to)."""
     pair = prepared.take() if isinstance(prepared, PreparedPair) else prepared
     del prepared
     parts, errors = cohort_partitions(
@@ -168,7 +183,8 @@ def evaluate_cohorts(
     cells = task.n_cells(cur.classes)
     # the totals are only subtracted from (the rest of the data): held coarse, O(REST_BINS) not O(rows)
     totals = [summarize(d, specs, cells)[0].for_rest() for d in (cur, base)]
-    ctx = _Context(task, specs, cur, base, cells, totals[0], totals[1], task.spread(base), config, task.untestable(base))
+    ctx = _Context(task, specs, cur, base, cells, totals[0], totals[1], task.spread(base), config, task.untestable(base),
+                   baseline_figures)
     results: list[dict] = []
     for part in parts:
         results += _partition_rows(ctx, part, len(results))
@@ -190,13 +206,17 @@ def evaluate_cohorts(
 def _partition_rows(ctx: _Context, part: Partition, first: int) -> list[dict]:
     G, cfg = len(part.names), ctx.config
     cur_s = summarize(ctx.cur, ctx.specs, ctx.cells, part.current[ctx.cur.rows], G)
-    base_s = summarize(ctx.base, ctx.specs, ctx.cells, part.baseline[ctx.base.rows], G) if part.baseline is not None else None
+    seeds = [cfg.seed + 4 * (first + g) + 10 for g in range(G)]
+    keys = [ctx.figure_key(part, g, seeds[g]) for g in range(G)]
+    known = [ctx.figures.get(k) if ctx.figures is not None and k is not None else None for k in keys]
+    # the baseline's rows are summed up only for cohorts whose baseline figures are not kept
+    base_s = (summarize(ctx.base, ctx.specs, ctx.cells, part.baseline[ctx.base.rows], G)
+              if part.baseline is not None and any(k is None for k in known) else None)
     rows = group_sizes(part.current, G)
     out = []
     for g, name in enumerate(part.names):
-        i = first + g
         labelled = cur_s[g].n
-        bsum = base_s[g] if base_s is not None else None
+        base_n, base = _baseline_side(ctx, base_s[g] if base_s is not None else None, known[g], keys[g], seeds[g])
         rest_n = ctx.cur_total.n - labelled
         too_small = labelled < cfg.min_cohort_labelled or rest_n < cfg.min_cohort_labelled
         notes = []
@@ -206,11 +226,10 @@ def _partition_rows(ctx: _Context, part: Partition, first: int) -> list[dict]:
             notes.append(f"too small: {labelled} labelled rows < performance.min_cohort_labelled={cfg.min_cohort_labelled}; not alerted on")
         elif too_small:
             notes.append(f"the rest of the data has {rest_n} labelled rows < performance.min_cohort_labelled: nothing to compare with")
-        if bsum is None:
+        if part.baseline is None:
             notes.append("no baseline for this cohort")
-        elif bsum.n == 0:
+        elif base_n == 0:
             notes.append("no labelled rows of this cohort in the baseline set")
-        rest = (ctx.cur_total.minus(cur_s[g]), ctx.base_total.minus(bsum) if bsum is not None else None)
         out.append(
             {
                 "cohort": name,
@@ -221,11 +240,26 @@ def _partition_rows(ctx: _Context, part: Partition, first: int) -> list[dict]:
                 "note": "; ".join(notes) or None,
                 "impact": None,
                 "explained_by": None,
-                "metrics": ctx.metric_rows((cur_s[g], bsum), rest, cfg.seed + 4 * i + 10),
+                "metrics": ctx.metric_rows(cur_s[g], ctx.cur_total.minus(cur_s[g]), base, seeds[g]),
                 "_where": (part, g),
             }
         )
     return out
+
+
+def _baseline_side(
+    ctx: _Context, bsum: Optional[Summary], known: Optional[tuple[int, dict, dict]], key: Optional[str], seed: int
+) -> tuple[Optional[int], tuple[dict, dict]]:
+    """A cohort's labelled baseline rows (None: no baseline) and its `baseline_estimates`: the kept ones,
+    else from its baseline summary (then kept, when the cohort has a key)."""
+    if known is not None:
+        return known[0], (known[1], known[2])
+    if bsum is None:
+        return None, ({}, {})
+    base = ctx.baseline_estimates(bsum, ctx.base_total.minus(bsum), seed)
+    if key is not None and ctx.figures is not None:
+        ctx.figures.put(key, bsum.n, *base)
+    return bsum.n, base
 
 
 def _flag(results: list[dict], config: PerformanceConfig) -> None:
@@ -289,7 +323,7 @@ def _explain_overlaps(results: list[dict], ctx: _Context) -> None:
             if base_codes is None:
                 continue
             bs = summarize(ctx.base, ctx.specs, ctx.cells, base_codes[ctx.base.rows], 2)
-            rows = ctx.metric_rows((cs[0], bs[0]), (cs[1], bs[1]), cfg.seed + 99)
+            rows = ctx.metric_rows(cs[0], cs[1], ctx.baseline_estimates(bs[0], bs[1], cfg.seed + 99), cfg.seed + 99)
             # Bonferroni over the metrics re-tested: a chance dip of one metric is not "still standing out"
             still = any(
                 rows[k].get("p_value_material") is not None and rows[k]["p_value_material"] <= cfg.fdr / len(bad) for k in bad

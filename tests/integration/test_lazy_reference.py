@@ -71,7 +71,8 @@ def test_a_cached_snapshot_reads_no_reference_feature(tmp_path, reads, monkeypat
     first = _metrics(compute(cfg, DAY, opts)["output_uri"])
     ref_reads = [c for f, c in reads if f == "reference.parquet"]
     assert set(FEATURES) <= set(ref_reads)  # summed up (and fitted into the drift profile) once
-    cached = list((tmp_path / "out" / "seeded" / "_profiles").glob("*.json"))
+    cached = [p for p in (tmp_path / "out" / "seeded" / "_profiles").glob("*.json")
+              if json.loads(p.read_text())["format"] == "monitor.quality.reference_stats"]  # (the cohorts' is another)
     assert len(cached) == 1
 
     reads.clear()
@@ -103,8 +104,8 @@ def test_the_days_a_cached_snapshot_spans_are_not_read_again(tmp_path, reads, mo
     cfg, opts = load_config(path), RunOptions(as_of=DAY, failure_notice=False)
     first = _metrics(compute(cfg, DAY, opts)["output_uri"])
     assert ("reference.parquet", "ts") in reads
-    days = [v for k, v in json.loads(next((tmp_path / "out" / "seeded" / "_profiles").glob("*.json")).read_text())[
-        "figures"].items() if k == "days|ts"]
+    docs = [json.loads(p.read_text()) for p in (tmp_path / "out" / "seeded" / "_profiles").glob("*.json")]
+    days = [v for d in docs if d["format"] == "monitor.quality.reference_stats" for k, v in d["figures"].items() if k == "days|ts"]
     assert days == [3000 * 1200 / 86400 - 1200 / 86400]  # first to last timestamp
     reads.clear()
     second = _metrics(compute(cfg, DAY, opts)["output_uri"])
