@@ -27,6 +27,7 @@ Alerts are meant to be rare and true:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Optional
 
 import numpy as np
@@ -97,11 +98,15 @@ class _Context:
     base: Prepared
     cells: int
     cur_total: Summary
-    base_total: Summary
     spread: Optional[float]
     config: PerformanceConfig
     untestable: dict[str, str]
     figures: Optional[BaselineFigures] = None  # the baseline side of cohorts, kept between runs on one snapshot
+
+    @cached_property
+    def base_total(self) -> Summary:
+        """The baseline's total, held coarse (only subtracted from); summed up only when a cohort's baseline side is not kept."""
+        return summarize(self.base, self.specs, self.cells)[0].for_rest()
 
     def estimates(self, s: Summary, seed: int) -> dict:
         c = self.config
@@ -181,10 +186,10 @@ def evaluate_cohorts(
     cur, base = pair if pair is not None else task.prepare_pair(current, baseline)[:2]
     del pair
     cells = task.n_cells(cur.classes)
-    # the totals are only subtracted from (the rest of the data): held coarse, O(REST_BINS) not O(rows)
-    totals = [summarize(d, specs, cells)[0].for_rest() for d in (cur, base)]
-    ctx = _Context(task, specs, cur, base, cells, totals[0], totals[1], task.spread(base), config, task.untestable(base),
-                   baseline_figures)
+    # the totals are only subtracted from (the rest of the data): held coarse, O(REST_BINS) not O(rows); the
+    # baseline's (ctx.base_total) only when a cohort's baseline side is not kept
+    cur_total = summarize(cur, specs, cells)[0].for_rest()
+    ctx = _Context(task, specs, cur, base, cells, cur_total, task.spread(base), config, task.untestable(base), baseline_figures)
     results: list[dict] = []
     for part in parts:
         results += _partition_rows(ctx, part, len(results))

@@ -38,8 +38,12 @@ def test_a_second_run_takes_the_cohorts_baseline_side_from_the_cache(tmp_path, m
     first = _metrics(compute(load_config(path), DAY, opts)["output_uri"])
     assert calls and len(_cohort_caches(tmp_path)) == 1
     calls.clear()
+    summed: list[int] = []
+    summarize = cohorts_module.summarize
+    monkeypatch.setattr(cohorts_module, "summarize", lambda data, *a, **k: summed.append(data.n) or summarize(data, *a, **k))
     second = _metrics(compute(load_config(path), DAY, opts)["output_uri"])
     assert calls == []  # every cohort's baseline side came from the cache
+    assert len(summed) == 3 and len(set(summed)) == 1  # the window's total and its 2 partitions: no baseline rows
     assert first["cohorts"] and differences({**first, "profile_cached": None}, {**second, "profile_cached": None}) == []
 
     raw = yaml.safe_load(path.read_text())
