@@ -31,7 +31,6 @@ from monitor.config import MonitorConfig, check_columns
 from monitor.errors import DataError, MonitorError, NotFoundError, NotifyError
 from monitor.io.commit import Output, UncommittedError, add_outputs, commit, digest, read_committed, update_manifest
 from monitor.io.inputs import read_inputs, window_dates
-from monitor.io.memory import prefer_jemalloc
 from monitor.io.outputs import link, load_history, output_prefix, read_manifest, sweep_leftovers
 from monitor.io.safecsv import safe_csv
 from monitor.io.storage import Storage, storage_for, time_limits, writer_tag
@@ -42,6 +41,7 @@ from monitor.redact import redact, redact_json
 from monitor.run.computation import compute_metrics, infer_features, make_context
 from monitor.run.context import Clients, RunOptions, RunResult
 from monitor.run.email import email_decision, index_failure, notify_failure, send_report
+from monitor.run.memory import lean_allocators
 
 __all__ = [
     "RunResult",
@@ -112,7 +112,7 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     out = output_prefix(cfg, day)
     st_out = storage_for(out, s3=clients.s3)
     try:
-        prefer_jemalloc()  # before anything imports pyarrow (the sklearn prefetch's thread included)
+        lean_allocators()  # before anything imports pyarrow or starts a thread (the sklearn prefetch's included)
         _prefetch_imports(cfg)
         inputs = read_inputs(cfg, day, clients.s3)
         check_columns(cfg, list(inputs.reference.columns))
