@@ -76,9 +76,9 @@ def cached_profile(
     uri = join_uri(cfg.output.uri, cfg.name, "_profiles", f"{key}.npz")
     st = storage_for(uri, s3=s3)
     try:
-        # locally a memory map (a column's pages are read when its test reads them, and can be given back
-        # after it); from S3 one GET into one bytes object (botocore's read() does not hold the body twice:
-        # measured 153 MB for the 152 MB profile); through a temporary file it took 0.75 s on the 1M bench, not 0.25 s
+        # a memory map (a column's pages are read when its test reads them, and given back after it): of the
+        # file locally, of a temporary file the one GET was streamed to from S3 (as one bytes object the
+        # 152 MB profile of the 1M bench stayed resident through the drift stage, at the run's peak)
         return load(st.read_buffer(uri)), True
     except Exception:  # noqa: BLE001 - missing, unreadable or corrupt: refit
         pass

@@ -149,8 +149,8 @@ def test_an_s3_reference_is_read_in_place_by_ranges(tmp_path, s3_endpoint, reads
 
 def test_remote_tables_are_downloaded_not_held_in_memory(tmp_path, s3_endpoint, monkeypatch):
     """A remote parquet day goes through a temporary file (Arrow reads its columns from disk, not from
-    the object's bytes held next to the frame); a CSV and the cached drift profile (loaded from its
-    bytes either way) are read as bytes, in one GET."""
+    the object's bytes held next to the frame); a CSV is read as bytes, in one GET; the cached drift
+    profile is read as a map of a temporary file (S3Storage.read_buffer), in one GET."""
     from monitor.io.outputs import cached_profile
     from monitor.io.storage import read_table
 
@@ -163,7 +163,7 @@ def test_remote_tables_are_downloaded_not_held_in_memory(tmp_path, s3_endpoint, 
     client.put_object(Bucket="data", Key="t.csv", Body=frame.to_csv(index=False).encode())
     st = S3Storage()
     calls: list[str] = []
-    for name in ("read_bytes", "download"):
+    for name in ("read_bytes", "download", "read_buffer"):
         real = getattr(st, name)
         monkeypatch.setattr(st, name, lambda uri, *a, _r=real, _n=name: (calls.append(f"{_n} {uri}"), _r(uri, *a))[1])
     pd.testing.assert_frame_equal(read_table(st, "s3://data/t.parquet"), pd.read_parquet(buf))
@@ -176,9 +176,9 @@ def test_remote_tables_are_downloaded_not_held_in_memory(tmp_path, s3_endpoint, 
     raw["output"]["uri"] = "s3://data/out"
     cfg = _config_of(raw, tmp_path)
     client.put_object(Bucket="data", Key="out/seeded/_profiles/k.npz", Body=b"profile bytes")
-    got, hit = cached_profile(cfg, "k", lambda: b"fitted", lambda b: bytes(b), st)
-    assert (got, hit) == (b"profile bytes", True)
-    assert calls == ["read_bytes s3://data/out/seeded/_profiles/k.npz"]
+    got, hit = cached_profile(cfg, "k", lambda: b"fitted", lambda b: (type(b).__name__, bytes(b)), st)
+    assert (got, hit) == (("mmap", b"profile bytes"), True)
+    assert calls == ["read_buffer s3://data/out/seeded/_profiles/k.npz"]
 
 
 def _config_of(raw: dict, folder: Path):

@@ -162,6 +162,24 @@ class S3Storage(Storage):
     def download(self, uri: str, path: Path) -> None:
         bounded(f"reading {uri}", lambda: self._download(uri, path))
 
+    def read_buffer(self, uri: str) -> Any:
+        """The object as a read-only memory map of a temporary file it was streamed to (one GET, never held
+        in memory), or its bytes when it is empty. A map's pages are read when touched and can be given back
+        (madvise MADV_DONTNEED: read again from the file if touched again), as for a local file: the cached
+        drift profile (152 MB at 1M rows) then costs each column test its own pages only, not all of them."""
+        import mmap
+        import tempfile
+
+        with tempfile.TemporaryFile(prefix="monitor-buffer-") as f:  # unlinked: gone with the map
+            bounded(f"reading {uri}", lambda: self._get(uri, f))
+            f.flush()
+            if not f.tell():
+                return b""
+            try:
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as exc:
+                raise StorageError(f"{uri}: cannot map: {exc}") from exc
+
     def read_range(self, uri: str, start: int, end: int, etag: str, sink: Callable[[int, bytes], object]) -> None:
         """Bytes [start, end) of the object, which must still be the one with this ETag (If-Match),
         handed to `sink(offset, piece)` in pieces of at most _CHUNK."""

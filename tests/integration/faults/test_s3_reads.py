@@ -103,3 +103,28 @@ def test_a_missing_bucket_is_still_named_after_another_bucket_answered(proxied):
     st.read_bytes(URI)
     with pytest.raises(BucketNotFoundError, match="bucket 'nobucket' does not exist"):
         st.stat("s3://nobucket/x.parquet")
+
+
+def test_read_buffer_is_a_read_only_map_of_one_get_that_resumes_where_it_stopped(proxied):
+    """The cached drift profile's buffer: streamed to a temporary file and mapped (its pages can be given
+    back after each column's test), not held as bytes; one GET, resumed (If-Match) when cut."""
+    import mmap
+
+    proxy, st, upstream = proxied
+    proxy.truncate(150_000, match=on_get("big.parquet"), times=1)
+    buf = st.read_buffer(URI)
+    assert isinstance(buf, mmap.mmap) and buf[:] == DATA
+    first, again = _gets(proxy)
+    assert first.fault == "truncate" and _range(again).startswith("bytes=") and any(k.lower() == "if-match" for k in again.headers)
+    with pytest.raises(TypeError):
+        buf[0] = 0  # read-only
+    buf.madvise(mmap.MADV_DONTNEED, 0, mmap.PAGESIZE)  # given back: read again from the file
+    assert buf[: mmap.PAGESIZE] == DATA[: mmap.PAGESIZE]
+    buf.close()
+
+    upstream.put_object(Bucket="reads", Key="data/empty.bin", Body=b"")
+    assert st.read_buffer("s3://reads/data/empty.bin") == b""  # an empty file cannot be mapped
+    from monitor.errors import ObjectNotFoundError
+
+    with pytest.raises(ObjectNotFoundError, match=r"s3://reads/data/missing\.bin: no such object"):
+        st.read_buffer("s3://reads/data/missing.bin")
