@@ -71,7 +71,10 @@ def test_two_concurrent_runs_on_s3_send_one_email(tmp_path: Path, s3_endpoint: s
             assert _two_at_once(cfg, Clients(s3=S3Storage(client), smtp=_smtp(server))) == []
             assert len(server.accepted) == 1
         conditional = [r for r in proxy.requests if r.key.endswith("email_claim.json") and r.conditional]
-        assert len(conditional) == 6 and sorted(r.status or 0 for r in conditional) == [200] * 3 + [412] * 3
+        statuses = [r.status or 0 for r in conditional]
+        # one claim won per round; the other run lost the race for it (412), or, finishing later, found the
+        # email recorded as sent and made no claim at all (timing decides which: both send nothing)
+        assert statuses.count(200) == 3 and set(statuses) <= {200, 412} and len(statuses) <= 6
 
 
 def test_a_late_250_is_not_sent_again_on_retry(tmp_path: Path):
