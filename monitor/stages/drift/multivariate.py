@@ -35,6 +35,7 @@ from monitor.config import DriftConfig
 from monitor.stages.drift.gil import sharing_the_gil
 from monitor.stages.drift.profile import ReferenceProfile
 from monitor.stages.drift.result import TOO_FEW, MultivariateDrift
+from monitor.stages.drift.scipy_docs import plain_scipy_docstrings
 
 __all__ = ["multivariate_drift", "sample_rows", "domain_classifier", "auc_delong", "prefetch_classifier"]
 
@@ -65,6 +66,7 @@ def _import_sklearn() -> None:
     import importlib
 
     with sharing_the_gil():
+        plain_scipy_docstrings()
         for name in _SKLEARN:
             try:
                 importlib.import_module(name)
@@ -167,6 +169,7 @@ def domain_classifier(
     X = np.vstack([ref, cur])
     y = np.concatenate([np.zeros(len(ref), dtype=np.int8), np.ones(len(cur), dtype=np.int8)])
     _wait_for_import()
+    plain_scipy_docstrings()  # when the import was not begun ahead (a no-op once scipy.stats is in)
     import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime, so that the limit below applies to it
     from threadpoolctl import threadpool_limits
 
