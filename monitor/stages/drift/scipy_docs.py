@@ -11,7 +11,9 @@ parsing it: the decorators then give each function its own docstring back, witho
 Nothing else changes (the decorators use the parsed docstring for nothing but the new text; a test
 compares scipy's results with and without). It only acts before SciPy's functions are defined, on
 the SciPy this project pins, where the class has the shape it expects; anything else leaves SciPy as
-it is. `python -OO`, which drops docstrings, has the same effect on SciPy.
+it is. A docstring another thread parsed just before the change still prints as SciPy would
+(a thread may be importing scipy.special meanwhile). `python -OO`, which drops docstrings, has
+the same effect on SciPy.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def plain_scipy_docstrings() -> bool:
         return True
 
     sections: dict = base.sections
+    parsed_str = cls.__str__
 
     def __init__(self: Any, func: Any, role: str = "func", doc: Any = None, config: Any = None) -> None:
         if doc is None:
@@ -50,6 +53,8 @@ def plain_scipy_docstrings() -> bool:
         self._parsed_data = {k: (list(v) if isinstance(v, list) else v) for k, v in sections.items()}
 
     def __str__(self: Any) -> str:
+        if "_plain_doc" not in self.__dict__:  # parsed before the change (another thread importing SciPy)
+            return parsed_str(self)
         # the callers drop this first line (the signature's place) and keep the rest
         name = getattr(self._f, "__name__", type(self).__name__)
         return f".. {_ROLES.get(self._role, '')}:: {name}\n{self._plain_doc}"
