@@ -19,17 +19,25 @@ the same effect on SciPy.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 __all__ = ["plain_scipy_docstrings"]
 
 _ROLES = {"func": "function", "meth": "method"}
+_lock = threading.Lock()  # the import thread and the classifier's may both ask
 
 
 def plain_scipy_docstrings() -> bool:
-    """Make SciPy's FunctionDoc keep docstrings as written; True when it did (or had already)."""
-    if "scipy.stats" in sys.modules:  # its functions are defined: nothing left to save
-        return False
+    """Make SciPy's FunctionDoc keep docstrings as written; True when it does (changed now or before)."""
+    with _lock:
+        return _change()
+
+
+def _change() -> bool:
+    done = getattr(getattr(sys.modules.get("scipy._lib._docscrape"), "FunctionDoc", None), "_plain", False)
+    if done or "scipy.stats" in sys.modules:  # changed already, or its functions are defined: nothing to save
+        return bool(done)
     try:
         from scipy._lib import _docscrape
     except ImportError:
@@ -38,8 +46,6 @@ def plain_scipy_docstrings() -> bool:
     base: Any = getattr(_docscrape, "NumpyDocString", None)
     if cls is None or base is None or not isinstance(getattr(base, "sections", None), dict):
         return False
-    if getattr(cls, "_plain", False):
-        return True
 
     sections: dict = base.sections
     parsed_str = cls.__str__
