@@ -149,9 +149,14 @@ def _newest_day(ctx: RunContext) -> Any:
     return Day(last, ctx.current[rows])
 
 
+@dataclass
 class PerformanceStage:
-    name = "performance"
-    defer_alerts = True  # told after the cohorts: a regression no cohort stands out on is "shared by all cohorts"
+    """Realized and estimated performance. What it needs of the baseline (binary models: its estimates, notes and
+    CBPE's calibration) is cached next to the drift profile, keyed by the baseline snapshot and the settings."""
+
+    s3: Optional[S3Storage] = None
+    name: str = "performance"
+    defer_alerts: bool = True  # told after the cohorts: a regression no cohort stands out on is "shared by all cohorts"
 
     def applies(self, ctx: RunContext) -> bool:
         return ctx.has_data and ctx.cfg.model.target in ctx.baseline.columns and _has_outputs(ctx)
@@ -160,9 +165,37 @@ class PerformanceStage:
         from monitor.stages.performance import evaluate_performance
 
         cfg = ctx.cfg
-        return evaluate_performance(
-            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.performance, final=ctx.final, human_level=cfg.human_level
+        side, cache = self._baseline_side(ctx)
+        result = evaluate_performance(
+            ctx.current, ctx.baseline, cfg.model, cfg.metrics, cfg.performance, final=ctx.final, human_level=cfg.human_level,
+            baseline_side=side,
         )
+        if cache and side is None and result.baseline_side is not None:
+            raw = result.baseline_side.to_json()
+            if raw is not None:
+                write_cached(cfg, cache, raw, self.s3)
+        return result
+
+    def _baseline_side(self, ctx: RunContext) -> tuple[Any, Optional[str]]:
+        """The baseline side an earlier run on this baseline left (else none) and its cache's name."""
+        from monitor.stages.cohort_figures import cache_name
+        from monitor.stages.performance.baseline_side import FORMAT, VERSION, BaselineSide
+
+        identity = _baseline_identity(ctx)
+        cfg = ctx.cfg
+        if not (cfg.drift.cache_profile and identity) or cfg.model.task != "binary_classification":
+            return None, None
+        from monitor import __version__
+
+        name = cache_name(identity, __version__, cfg.model.model_dump_json(), json.dumps(list(cfg.metrics)),
+                          cfg.performance.model_dump_json(), fmt=f"{FORMAT}|{VERSION}")
+        raw = read_cached(cfg, name, self.s3)
+        if raw is not None:
+            try:
+                return BaselineSide.from_json(raw), name
+            except (ValueError, TypeError):
+                pass  # corrupt or of another version: worked out again and rewritten
+        return None, name
 
 
 @dataclass
@@ -277,5 +310,5 @@ class AnalysisStage:
 
 def default_stages(s3: Optional[S3Storage] = None) -> list[Stage]:
     """The stages after quality, in order (each sees the results of the ones before)."""
-    return [DriftStage(s3=s3), PerformanceStage(), CohortStage(s3=s3), BusinessStage(), AnalysisStage()]
+    return [DriftStage(s3=s3), PerformanceStage(s3=s3), CohortStage(s3=s3), BusinessStage(), AnalysisStage()]
 

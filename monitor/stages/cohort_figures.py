@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import Any, Optional
 
+from monitor.stages.performance.baseline_side import estimates_from_json, estimates_to_json
 from monitor.stages.performance.summary import MetricEstimate
 
 __all__ = ["BaselineFigures", "cache_name"]
@@ -28,9 +28,10 @@ VERSION = 1
 Estimates = dict[str, MetricEstimate]
 
 
-def cache_name(identity: str, *settings: str) -> str:
-    """The cache file of one baseline snapshot under these settings (each a canonical text)."""
-    key = "|".join([FORMAT, str(VERSION), identity, *settings])
+def cache_name(identity: str, *settings: str, fmt: str = f"{FORMAT}|{VERSION}") -> str:
+    """The cache file of one baseline snapshot under these settings (each a canonical text); `fmt`: what
+    the file holds and its version (the cohorts' figures by default)."""
+    key = "|".join([fmt, identity, *settings])
     return hashlib.sha256(key.encode()).hexdigest()[:20] + ".json"
 
 
@@ -45,7 +46,7 @@ class BaselineFigures:
         """(labelled rows, cohort estimates, rest estimates), or None when not kept (or not trusted)."""
         entry = self._entries.get(key)
         try:
-            n, base, rest = entry["n"], _estimates(entry["base"]), _estimates(entry["rest"])  # type: ignore[index]
+            n, base, rest = entry["n"], estimates_from_json(entry["base"]), estimates_from_json(entry["rest"])  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
             return None
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -54,7 +55,7 @@ class BaselineFigures:
 
     def put(self, key: str, n: int, base: Estimates, rest: Estimates) -> None:
         """Keep a cohort's figures, when they survive JSON as they are."""
-        entry = {"n": int(n), "base": _plain(base), "rest": _plain(rest)}
+        entry = {"n": int(n), "base": estimates_to_json(base), "rest": estimates_to_json(rest)}
         if entry["base"] is None or entry["rest"] is None:
             return
         self._entries[key] = entry
@@ -72,40 +73,3 @@ class BaselineFigures:
         if not isinstance(doc.get("entries"), dict):
             raise ValueError("cohort baseline figures of the wrong shape")
         return cls(doc["entries"])
-
-
-_FIELDS = ("value", "ci_low", "ci_high", "se")
-
-
-def _plain(estimates: Estimates) -> Optional[dict[str, list]]:
-    out = {}
-    for name, e in estimates.items():
-        nums = [getattr(e, f) for f in _FIELDS]
-        if not all(_number(v) for v in nums) or not (e.note is None or isinstance(e.note, str)):
-            return None
-        entry: list[Any] = [v if v is None or isinstance(v, int) else float(v) for v in nums]  # np.float64: its float
-        out[str(name)] = [*entry, e.note]
-    return out
-
-
-def _number(v: Any) -> bool:
-    """None or a finite number (not a bool) that JSON gives back as it is."""
-    import numpy as np
-
-    if v is None:
-        return True
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.floating)):
-        return False
-    return math.isfinite(v)
-
-
-def _estimates(doc: Any) -> Estimates:
-    if not isinstance(doc, dict):
-        raise TypeError("estimates must be a mapping")
-    out = {}
-    for name, v in doc.items():
-        if not (isinstance(v, list) and len(v) == 5 and (v[4] is None or isinstance(v[4], str))
-                and all(_number(x) for x in v[:4])):
-            raise ValueError(f"estimate {name!r} of the wrong shape")
-        out[name] = MetricEstimate(v[0], v[1], v[2], v[3], v[4])
-    return out

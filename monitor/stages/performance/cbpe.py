@@ -11,7 +11,7 @@ spread of the realized metric if the calibration holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,10 @@ from monitor.stages.performance.estimates import ap_from_counts, auc_from_counts
 from monitor.stages.performance.registry import EPS, div
 from monitor.stages.performance.tasks import BinaryTask, MulticlassTask, Prepared, Task, sort_scores
 
-__all__ = ["cbpe", "fit_calibrator"]
+__all__ = ["cbpe", "fit_calibrator", "calibration_points", "baseline_calibration", "BASELINE_CANNOT_CALIBRATE"]
+
+BASELINE_CANNOT_CALIBRATE = "no performance estimate: the baseline needs labelled rows of both classes with scores to calibrate on"
+Calibration = tuple[np.ndarray, np.ndarray]
 
 CBPE_BINS = 5000  # score bins for the estimated AUCs (ties within a bin bias AUC by < 1/CBPE_BINS)
 SIM_BINS = 400  # score bins for the simulated intervals
@@ -60,25 +63,48 @@ def fit_calibrator(
     at the ends), like sklearn's IsotonicRegression(out_of_bounds="clip").
     `distinct`: the distinct-score index of each row and their number, when known (no sort).
     """
+    return _calibrator(calibration_points(score, y, max_bins, distinct))
+
+
+def calibration_points(
+    score: np.ndarray, y: np.ndarray, max_bins: int = 2000, distinct: Optional[tuple[np.ndarray, int]] = None
+) -> Calibration:
+    """`fit_calibrator`'s fit: (bin centres, P(y = 1) at each), at most `max_bins` points."""
     b, k = score_bins(score, max_bins) if distinct is None else coarsen(distinct[0].astype(np.int64), distinct[1], max_bins)
     w = np.bincount(b, minlength=k).astype(float)
     keep = w > 0
     x = np.bincount(b, weights=score, minlength=k)[keep] / w[keep]
     fitted = _pav(np.bincount(b, weights=y, minlength=k)[keep] / w[keep], w[keep])
+    return x, fitted
+
+
+def _calibrator(points: Calibration) -> Callable[[np.ndarray], np.ndarray]:
+    x, fitted = points
     return lambda s: np.clip(np.interp(s, x, fitted), 0.0, 1.0)
+
+
+def baseline_calibration(base: Prepared) -> Optional[Calibration]:
+    """The binary calibration on the baseline's labelled rows; None when they cannot calibrate scores."""
+    if base.score is None or base.n == 0 or base.y.min() == base.y.max():
+        return None
+    distinct = (base.sbin, base.n_bins) if base.sbin is not None else None
+    return calibration_points(base.score, base.y.astype(float), distinct=distinct)
 
 
 def cbpe(
     task: Task, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float,
-    cur: Optional[Prepared] = None,
+    cur: Optional[Prepared] = None, calibration: Union[Calibration, None, str] = "fit",
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Estimated metrics on every scored row of the window ({} when the task or data allow none).
 
     `cur`: the window's labelled rows as prepared; when they are every scored row (binary,
     `Prepared.all_scored`), they are used as they are (already sorted: no second read or sort).
+    `calibration` (binary): the baseline's, worked out before (None: it cannot calibrate); by default
+    ("fit") fitted here on `base`.
     """
     if isinstance(task, BinaryTask):
-        return _binary(task, current, base, names, n_boot, seed, confidence, cur)
+        cal = baseline_calibration(base) if isinstance(calibration, str) else calibration
+        return _binary(task, current, cal, names, n_boot, seed, confidence, cur)
     if isinstance(task, MulticlassTask):
         return _multiclass(task, current, base, names, n_boot, seed, confidence)
     return {}, []
@@ -104,14 +130,14 @@ def _rows(point: dict[str, Any], sims: Optional[dict[str, Any]], wanted: list[st
 
 
 def _binary(
-    task: BinaryTask, current: pd.DataFrame, base: Prepared, names: list[str], n_boot: int, seed: int, confidence: float,
-    cur: Optional[Prepared] = None,
+    task: BinaryTask, current: pd.DataFrame, calibration: Optional[Calibration], names: list[str], n_boot: int, seed: int,
+    confidence: float, cur: Optional[Prepared] = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     wanted = [n for n in names if n in BINARY_METRICS]
     if not wanted or not task.model.score:
         return {}, []
-    if base.score is None or base.n == 0 or base.y.min() == base.y.max():
-        return {}, ["no performance estimate: the baseline needs labelled rows of both classes with scores to calibrate on"]
+    if calibration is None:
+        return {}, [BASELINE_CANNOT_CALIBRATE]
     if cur is not None and cur.all_scored and cur.score is not None and cur.sbin is not None:
         s, pred, sbin, k = cur.score, cur.pred, cur.sbin, cur.n_bins
     else:
@@ -127,8 +153,7 @@ def _binary(
         del order
     if s.size == 0:
         return {}, ["no performance estimate: no scored rows in the window"]
-    distinct = (base.sbin, base.n_bins) if base.sbin is not None else None
-    fine = _binary_cells(s, pred, sbin, k, fit_calibrator(base.score, base.y.astype(float), distinct=distinct))
+    fine = _binary_cells(s, pred, sbin, k, _calibrator(calibration))
     point = _binary_metrics(fine, fine["mu"])
     sims = None
     if n_boot > 0:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pandas as pd
 
@@ -29,10 +29,11 @@ from monitor.alerts import Alert
 from monitor.config import ModelConfig, PerformanceConfig
 from monitor.jsonutil import to_jsonable
 from monitor.stages.performance import intervals as iv
-from monitor.stages.performance.cbpe import cbpe
+from monitor.stages.performance.baseline_side import BaselineSide, LazyPrepared
+from monitor.stages.performance.cbpe import baseline_calibration, cbpe
 from monitor.stages.performance.estimates import MetricEstimate, estimate
 from monitor.stages.performance.summary import summarize
-from monitor.stages.performance.tasks import PreparedPair, Task, task_for
+from monitor.stages.performance.tasks import BinaryTask, Prepared, PreparedPair, Task, task_for
 
 __all__ = ["PerformanceResult", "evaluate_performance", "compare", "flag_regressions", "material_test", "materiality", "TOO_FEW_LABELS"]
 
@@ -140,6 +141,8 @@ class PerformanceResult:
     shared: tuple = ()  # regressed metrics on which no cohort stands out (set by with_cohorts)
     # the encoded rows (window, baseline), for the cohort stage to take and reuse; not part of the document
     prepared: Optional[PreparedPair] = field(default=None, repr=False, compare=False)
+    # what the run needed of the baseline (binary models), for the stage to cache; not part of the document
+    baseline_side: Optional[BaselineSide] = field(default=None, repr=False, compare=False)
 
     @property
     def label_coverage(self) -> float:
@@ -210,18 +213,34 @@ def evaluate_performance(
     *,
     final: bool,
     human_level: Optional[dict[str, float]] = None,
+    baseline_side: Optional[BaselineSide] = None,
 ) -> PerformanceResult:
-    """Realized metrics on the window's labelled rows vs the baseline set, plus CBPE estimates."""
+    """Realized metrics on the window's labelled rows vs the baseline set, plus CBPE estimates.
+
+    `baseline_side`: what an earlier run on this baseline snapshot worked out of it (binary models): the
+    baseline's rows are then not encoded unless the cohort stage asks for them."""
     task = task_for(model)
     specs = task.resolve(metrics)
-    cur, base, notes = task.prepare_pair(current, baseline)
-    if base.n == 0:
-        notes.append("the baseline set has no labelled rows: no comparison is possible")
-    cells = task.n_cells(cur.classes)
     B, conf, seed = config.bootstrap, config.confidence, config.seed
+    binary = isinstance(task, BinaryTask)
+    side = baseline_side if binary else None
+    classes = task.classes([current, baseline])  # as task.prepare_pair: one class list
+    cur, _, notes = task.prepare(current, classes)
+    cells = task.n_cells(cur.classes)
+    base: Prepared
+    if side is not None:
+        base = cast(Prepared, LazyPrepared(lambda: task.prepare(baseline, classes)[0]))
+    else:
+        base, _, base_notes = task.prepare(baseline, classes)
+        base_est = estimate(summarize(base, specs, cells)[0], specs, base.classes, conf, B, seed + 1)
+        side = BaselineSide(base.n, tuple(base_notes), base_est, baseline_calibration(base)) if binary else None
+    notes = list(notes) + [f"baseline: {n}" for n in (side.notes if side is not None else base_notes)]
+    if (side.n if side is not None else base.n) == 0:
+        notes.append("the baseline set has no labelled rows: no comparison is possible")
     cur_est = estimate(summarize(cur, specs, cells)[0], specs, cur.classes, conf, B, seed)
-    base_est = estimate(summarize(base, specs, cells)[0], specs, base.classes, conf, B, seed + 1)
-    spread = task.spread(base)
+    if side is not None:
+        base_est = side.estimates
+    spread = task.spread(base)  # binary: None, and the rows are not needed
     untestable = task.untestable(base)
     enough = cur.n >= config.min_labelled
     if not enough and cur.n:
@@ -239,7 +258,8 @@ def evaluate_performance(
     for row in overall.values():
         row["verdict"] = verdict(row, enough)
 
-    estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf, cur)
+    estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf, cur,
+                               calibration=side.calibration if side is not None else "fit")
     notes += cb_notes
     estimation_error = {}
     for name, e in estimated.items():
@@ -251,7 +271,7 @@ def evaluate_performance(
             estimation_error[name] = r["value"] - e["value"]
     return PerformanceResult(
         len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled,
-        prepared=PreparedPair(cur, base),
+        prepared=PreparedPair(cur, base), baseline_side=side,
     )
 
 
