@@ -178,24 +178,12 @@ class PerformanceStage:
 
     def _baseline_side(self, ctx: RunContext) -> tuple[Any, Optional[str]]:
         """The baseline side an earlier run on this baseline left (else none) and its cache's name."""
-        from monitor.stages.cohort_figures import cache_name
         from monitor.stages.performance.baseline_side import FORMAT, VERSION, BaselineSide
 
-        identity = _baseline_identity(ctx)
         cfg = ctx.cfg
-        if not (cfg.drift.cache_profile and identity) or cfg.model.task != "binary_classification":
+        if cfg.model.task != "binary_classification":
             return None, None
-        from monitor import __version__
-
-        name = cache_name(identity, __version__, cfg.model.model_dump_json(), json.dumps(list(cfg.metrics)),
-                          cfg.performance.model_dump_json(), fmt=f"{FORMAT}|{VERSION}")
-        raw = read_cached(cfg, name, self.s3)
-        if raw is not None:
-            try:
-                return BaselineSide.from_json(raw), name
-            except (ValueError, TypeError):
-                pass  # corrupt or of another version: worked out again and rewritten
-        return None, name
+        return _cached_baseline(ctx, self.s3, BaselineSide.from_json, cfg.performance.model_dump_json(), fmt=f"{FORMAT}|{VERSION}")
 
 
 @dataclass
@@ -227,23 +215,35 @@ class CohortStage:
 
     def _baseline_figures(self, ctx: RunContext) -> tuple[Any, Optional[str]]:
         """The baseline figures an earlier run on this baseline left (else none yet) and their cache's name."""
-        from monitor.stages.cohort_figures import BaselineFigures, cache_name
+        from monitor.stages.cohort_figures import BaselineFigures
 
-        identity = _baseline_identity(ctx)
-        if not (ctx.cfg.drift.cache_profile and identity):
-            return None, None
-        from monitor import __version__
+        cfg = ctx.cfg
+        found, name = _cached_baseline(ctx, self.s3, BaselineFigures.from_json,
+                                       json.dumps([c.model_dump_json() for c in cfg.cohorts]), cfg.performance.model_dump_json())
+        return (found or BaselineFigures(), name) if name else (None, None)
 
-        cfg = ctx.cfg  # the code's version too: estimates worked out by other code are not reused
-        name = cache_name(identity, __version__, cfg.model.model_dump_json(), json.dumps(list(cfg.metrics)),
-                          json.dumps([c.model_dump_json() for c in cfg.cohorts]), cfg.performance.model_dump_json())
-        raw = read_cached(cfg, name, self.s3)
-        if raw is not None:
-            try:
-                return BaselineFigures.from_json(raw), name
-            except (ValueError, TypeError):
-                pass  # corrupt or of another version: worked out again and rewritten
-        return BaselineFigures(), name
+
+def _cached_baseline(ctx: RunContext, s3: Optional[S3Storage], parse: Any, *settings: str,
+                     fmt: Optional[str] = None) -> tuple[Any, Optional[str]]:
+    """What an earlier run worked out of this baseline snapshot under these settings (None: nothing, or a file
+    that does not parse: worked out again and rewritten), and the cache file's name (None: no caching)."""
+    from monitor.stages.cohort_figures import cache_name
+
+    identity = _baseline_identity(ctx)
+    if not (ctx.cfg.drift.cache_profile and identity):
+        return None, None
+    from monitor import __version__
+
+    cfg = ctx.cfg  # the code's version too: figures worked out by other code are not reused
+    name = cache_name(identity, __version__, cfg.model.model_dump_json(), json.dumps(list(cfg.metrics)), *settings,
+                      **({"fmt": fmt} if fmt else {}))
+    raw = read_cached(cfg, name, s3)
+    if raw is not None:
+        try:
+            return parse(raw), name
+        except (ValueError, TypeError):
+            pass  # corrupt or of another version
+    return None, name
 
 
 def _baseline_identity(ctx: RunContext) -> Optional[str]:
