@@ -223,23 +223,15 @@ def evaluate_performance(
     specs = task.resolve(metrics)
     B, conf, seed = config.bootstrap, config.confidence, config.seed
     binary = isinstance(task, BinaryTask)
-    side = baseline_side if binary else None
     classes = task.classes([current, baseline])  # as task.prepare_pair: one class list
     cur, _, notes = task.prepare(current, classes)
     cells = task.n_cells(cur.classes)
-    base: Prepared
-    if side is not None:
-        base = cast(Prepared, LazyPrepared(lambda: task.prepare(baseline, classes)[0]))
-    else:
-        base, _, base_notes = task.prepare(baseline, classes)
-        base_est = estimate(summarize(base, specs, cells)[0], specs, base.classes, conf, B, seed + 1)
-        side = BaselineSide(base.n, tuple(base_notes), base_est, baseline_calibration(base)) if binary else None
-    notes = list(notes) + [f"baseline: {n}" for n in (side.notes if side is not None else base_notes)]
-    if (side.n if side is not None else base.n) == 0:
+    base, side = _baseline(task, baseline, classes, specs, cells, config, baseline_side if binary else None)
+    notes = list(notes) + [f"baseline: {n}" for n in side.notes]
+    if side.n == 0:
         notes.append("the baseline set has no labelled rows: no comparison is possible")
     cur_est = estimate(summarize(cur, specs, cells)[0], specs, cur.classes, conf, B, seed)
-    if side is not None:
-        base_est = side.estimates
+    base_est = side.estimates
     spread = task.spread(base)  # binary: None, and the rows are not needed
     untestable = task.untestable(base)
     enough = cur.n >= config.min_labelled
@@ -259,7 +251,7 @@ def evaluate_performance(
         row["verdict"] = verdict(row, enough)
 
     estimated, cb_notes = cbpe(task, current, base, metrics, B, seed + 2, conf, cur,
-                               calibration=side.calibration if side is not None else "fit")
+                               calibration=side.calibration if binary else "fit")
     notes += cb_notes
     estimation_error = {}
     for name, e in estimated.items():
@@ -271,8 +263,20 @@ def evaluate_performance(
             estimation_error[name] = r["value"] - e["value"]
     return PerformanceResult(
         len(current), cur.n, bool(final), overall, estimated, estimation_error, tuple(notes), config.min_labelled,
-        prepared=PreparedPair(cur, base), baseline_side=side,
+        prepared=PreparedPair(cur, base), baseline_side=side if binary else None,
     )
+
+
+def _baseline(task: Task, baseline: pd.DataFrame, classes: list, specs: list, cells: int, config: PerformanceConfig,
+              cached: Optional[BaselineSide]) -> tuple[Prepared, BaselineSide]:
+    """The baseline's encoded rows and what the stage needs of them: `cached` when an earlier run left it (the
+    rows are then encoded only if something asks for them), else worked out here (a calibration for binary models)."""
+    if cached is not None:
+        return cast(Prepared, LazyPrepared(lambda: task.prepare(baseline, classes)[0])), cached
+    base, _, notes = task.prepare(baseline, classes)
+    est = estimate(summarize(base, specs, cells)[0], specs, base.classes, config.confidence, config.bootstrap, config.seed + 1)
+    calibration = baseline_calibration(base) if isinstance(task, BinaryTask) else None
+    return base, BaselineSide(base.n, tuple(notes), est, calibration)
 
 
 def _gap(human: Optional[float], value: Optional[float], direction: int) -> Optional[float]:
