@@ -114,10 +114,13 @@ def compute(cfg: MonitorConfig, day: dt.date, options: RunOptions = RunOptions()
     try:
         lean_allocators()  # before anything imports pyarrow or starts a thread (the sklearn prefetch's included)
         _prefetch_imports(cfg)
-        inputs = read_inputs(cfg, day, clients.s3)
-        check_columns(cfg, list(inputs.reference.columns))
-        history = load_history(cfg, day, s3=clients.s3, limit=cfg.report.trend_runs)
-        computed = compute_metrics(make_context(cfg, day, inputs, history, as_of), clients.s3)
+        from monitor.io.text_codes import kept  # imports pandas: after lean_allocators
+
+        with kept():  # text columns hashed once for all stages (their dictionary codes)
+            inputs = read_inputs(cfg, day, clients.s3)
+            check_columns(cfg, list(inputs.reference.columns))
+            history = load_history(cfg, day, s3=clients.s3, limit=cfg.report.trend_runs)
+            computed = compute_metrics(make_context(cfg, day, inputs, history, as_of), clients.s3)
     except MonitorError as exc:
         if options.failure_notice and options.send_email:
             notify_failure(cfg, day, str(exc), clients=clients)  # also marks the day failed on the index page

@@ -16,6 +16,7 @@ import pandas as pd
 
 from monitor.config import CohortConfig
 from monitor.io.columns import ColumnFrame
+from monitor.io.text_codes import factorize
 from monitor.stages.cohort_filter import parse_filter
 from monitor.textcut import cut
 
@@ -50,7 +51,7 @@ def _value_cohorts(col: str, cur: pd.DataFrame, base: pd.DataFrame, errors: list
     if s.notna().sum() == 0:
         errors.append(f"cohort column {col!r} is all null in the window: no cohorts made from it")
         return []
-    codes, uniques = pd.factorize(s)
+    codes, uniques = factorize(s)  # pd.factorize(s), by code where it can
     keep = np.arange(len(uniques))
     if len(uniques) > max_values:  # the most frequent values (ties: first seen), the rest in one cohort
         keep = np.sort(np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)), kind="stable")[:max_values])
@@ -82,7 +83,7 @@ def _cohort_codes(frame: pd.DataFrame, col: str, uniques: pd.Index, cohort_of: n
     built over the rows; and a categorical column's own category order does not matter).
     A streamed frame's text column comes dictionary-encoded from the file (`ColumnFrame.codes`).
     """
-    codes, seen = frame.codes(col) if isinstance(frame, ColumnFrame) else pd.factorize(frame[col])
+    codes, seen = frame.codes(col) if isinstance(frame, ColumnFrame) else factorize(frame[col])
     at = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(np.asarray(seen, dtype=object))
     return cohort_of[np.append(at, -1)][codes]
 

@@ -100,16 +100,30 @@ def _read_parquet(path: Any, columns: Optional[Sequence[str]]) -> pd.DataFrame:
     import pandas as pd
     import pyarrow.parquet as pq
 
+    from monitor.io.text_codes import read_text, remember, text_columns
+
     pf = pq.ParquetFile(str(path))
-    names = pf.schema_arrow.names
-    cols = [c for c in columns if c in names] if columns is not None else names
+    schema = pf.schema_arrow
+    cols = [c for c in columns if c in schema.names] if columns is not None else schema.names
     cols = [c for c in cols if not c.startswith("__index_level_")]  # pandas' stored index
+    # text columns dictionary-encoded, as most files store them: the same Series, with its codes (text_codes)
+    text = text_columns(schema, cols)
+    by_code = pq.ParquetFile(str(path), read_dictionary=text) if text else pf
     # One column at a time: each column's Arrow buffers are released before the next is
     # read, so the peak is the DataFrame plus one column, not Arrow table + DataFrame.
-    data = {c: pf.read(columns=[c]).column(0).to_pandas() for c in cols}
+    data, codes = {}, {}
+    for c in cols:
+        if c in text:
+            data[c], codes[c] = read_text(by_code.read(columns=[c]).column(0), schema.field(c).type)
+        else:
+            data[c] = pf.read(columns=[c]).column(0).to_pandas()
     if not data:
         return pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
-    return pd.DataFrame(data, copy=False)
+    df = pd.DataFrame(data, copy=False)
+    for c, tc in codes.items():
+        if tc is not None:
+            remember(df[c], tc)
+    return df
 
 
 def read_tables(

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from monitor.io.text_codes import value_counts
 from monitor.textcut import cut
 
 __all__ = ["Numeric", "numeric", "canonical", "category_counts", "runs", "quantile_edges"]
@@ -88,9 +89,9 @@ def canonical(v: Any) -> Optional[str]:
 
 
 def category_counts(s: pd.Series) -> tuple[list[str], np.ndarray, int]:
-    vc = s.value_counts(dropna=True, sort=False)
+    values, counts = value_counts(s)  # s.value_counts(dropna=True, sort=False), by code where it can
     merged: dict[str, int] = {}
-    for v, n in zip(vc.index.tolist(), vc.to_numpy().tolist()):
+    for v, n in zip(values, counts.tolist()):
         k = canonical(v)
         if k is not None and n > 0:  # a pandas Categorical lists unused categories with count 0
             merged[k] = merged.get(k, 0) + int(n)

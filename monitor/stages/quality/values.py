@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import QualityConfig
+from monitor.io.text_codes import isin
 from monitor.stages.quality.coltypes import _compatible, _to_utc_naive
 from monitor.stages.quality.common import _count, _examples, _excess, _num, _pct, _plain, _repeats, _rows, _why
 from monitor.stages.quality.context import Context, SchemaAnalysis
@@ -211,7 +212,7 @@ def _unseen_check(col: str, values: pd.Series, stats: ReferenceStats, config: Qu
     if not n_valid:
         return None, None
     seen, singletons, ref_total = stats.categories(col)  # the reference's non-null values
-    unseen_mask = present & ~values.isin(seen).to_numpy(dtype=bool, na_value=False)
+    unseen_mask = present & ~isin(values, seen)  # by code for a text column read dictionary-encoded
     share = int(np.count_nonzero(unseen_mask)) / n_valid
     # Good-Turing: the share of reference rows whose category occurs once is what a new sample
     # of the same data shows as unseen (high for ids or zip codes, ~0 for a handful of categories).
